@@ -1,0 +1,1 @@
+"""Dataset readers, keypoint and label conversion, augmentation and synthetic fixtures."""
