@@ -1,0 +1,1 @@
+"""Networks: TPS warper, U-Net generator, multi-scale discriminator, shared blocks."""
