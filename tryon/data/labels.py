@@ -36,3 +36,16 @@ COCO18_NAMES = (
 NUM_KEYPOINTS = len(COCO18_NAMES)
 # Index pairs swapped by a horizontal flip (right <-> left).
 COCO18_FLIP_PAIRS = ((2, 5), (3, 6), (4, 7), (8, 11), (9, 12), (10, 13), (14, 15), (16, 17))
+
+# OpenPose BODY_25 (VITON-HD) -> COCO-18: COCO index i takes BODY_25 point BODY25_TO_COCO18[i].
+# BODY_25 inserts mid-hip at 8 and appends feet (19-24), so its hips are 9 and 12, not 8 and 11.
+BODY25_NAMES = (
+    "nose", "neck", "r-shoulder", "r-elbow", "r-wrist", "l-shoulder", "l-elbow", "l-wrist", "mid-hip",
+    "r-hip", "r-knee", "r-ankle", "l-hip", "l-knee", "l-ankle", "r-eye", "l-eye", "r-ear", "l-ear",
+    "l-big-toe", "l-small-toe", "l-heel", "r-big-toe", "r-small-toe", "r-heel",
+)  # fmt: skip
+NUM_BODY25_KEYPOINTS = len(BODY25_NAMES)
+BODY25_TO_COCO18 = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)
+
+# CIHP (VITON-HD's image-parse-v3) uses LIP's labels except 10, which is torso-skin instead of jumpsuits.
+CIHP_TORSO_SKIN = 10
