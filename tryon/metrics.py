@@ -8,6 +8,7 @@ Conventions: images are float tensors (B, 3, H, W) in [-1, 1]; every per-image m
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,10 @@ class InceptionFeatures:
 
     def _loaded_model(self) -> torch.jit.ScriptModule:
         if self._model is None:
-            self._model = torch.jit.load(str(inception_model_path()), map_location=self.device).eval()
+            with warnings.catch_warnings():
+                # torch >= 2.9 flags TorchScript as deprecated; this file exists only as TorchScript.
+                warnings.simplefilter("ignore", FutureWarning)
+                self._model = torch.jit.load(str(inception_model_path()), map_location=self.device).eval()
         return self._model
 
     @torch.inference_mode()
@@ -167,37 +171,48 @@ def _as_feature_array(features: np.ndarray | torch.Tensor, name: str) -> np.ndar
     return array
 
 
-def _mean_and_covariance(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # One sample has no spread: its covariance is zero rather than NaN.
-    if len(features) < 2:
-        return features.mean(0), np.zeros((features.shape[1], features.shape[1]))
-    return features.mean(0), np.cov(features, rowvar=False)
+def _trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
+    """tr((S_a S_b)^½) for the sample covariances S of the (N, D) sets ``a`` and ``b``.
+
+    S_a S_b has the eigenvalues of the symmetric PSD matrix S_a^½ S_b S_a^½, so the trace is a sum of
+    square roots of eigenvalues: no general ``sqrtm``, no complex round-off, exact for rank-deficient
+    covariances. With fewer samples than dimensions it is computed in sample space instead: with the
+    centred sets A, B, S_a = AᵀA / (N_a - 1), and the eigenvalues of AᵀA BᵀB are the squared singular values
+    of A Bᵀ, so the trace is the nuclear norm of A Bᵀ / sqrt((N_a - 1)(N_b - 1)).
+    """
+    count_a, count_b = len(a), len(b)
+    if min(count_a, count_b) < 2:
+        return 0.0  # one sample has no spread: its covariance is zero
+    centred_a, centred_b = a - a.mean(0), b - b.mean(0)
+    if min(count_a, count_b) <= a.shape[1]:
+        singular_values = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False)
+        return float(singular_values.sum() / np.sqrt((count_a - 1) * (count_b - 1)))
+    sigma_a, sigma_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    eigenvalues, eigenvectors = np.linalg.eigh(sigma_a)
+    sqrt_a = (eigenvectors * np.sqrt(eigenvalues.clip(min=0))) @ eigenvectors.T
+    middle = sqrt_a @ sigma_b @ sqrt_a
+    return float(np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum())
 
 
-def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
-    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
-    return (eigenvectors * np.sqrt(eigenvalues.clip(min=0))) @ eigenvectors.T
+def _total_variance(features: np.ndarray) -> float:
+    """tr(S), the trace of the sample covariance; 0 for one sample."""
+    return float(features.var(0, ddof=1).sum()) if len(features) > 1 else 0.0
 
 
 def fid(feats_a: np.ndarray | torch.Tensor, feats_b: np.ndarray | torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (N_a, D) and (N_b, D).
 
-    ``|mu_a - mu_b|² + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^½)``. The last trace is the sum of the square
-    roots of the eigenvalues of the symmetric PSD matrix S_a^½ S_b S_a^½ (similar to S_a S_b): two symmetric
-    eigendecompositions, no general ``sqrtm``, no complex round-off, and exact for the rank-deficient
-    covariances of fewer samples than dimensions, so no ridge is needed. Fewer samples than D (2048 for
-    Inception) still give a number, but a strongly biased one: compare FIDs only at equal sample counts.
+    ``|mu_a - mu_b|² + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^½)`` with unbiased sample covariances; see
+    ``_trace_sqrt_product`` for the stable square root (no ridge is needed for tiny sets). Fewer samples
+    than D (2048 for Inception) still give a number, but a strongly biased one: compare FIDs only at
+    equal sample counts.
     """
     a, b = _as_feature_array(feats_a, "feats_a"), _as_feature_array(feats_b, "feats_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
-    mu_a, sigma_a = _mean_and_covariance(a)
-    mu_b, sigma_b = _mean_and_covariance(b)
-    sqrt_a = _psd_sqrt(sigma_a)
-    middle = sqrt_a @ sigma_b @ sqrt_a
-    trace_sqrt = np.sqrt(np.linalg.eigvalsh((middle + middle.T) / 2).clip(min=0)).sum()
-    distance = ((mu_a - mu_b) ** 2).sum() + np.trace(sigma_a) + np.trace(sigma_b) - 2 * trace_sqrt
-    return float(max(distance, 0.0))
+    mean_term = float(((a.mean(0) - b.mean(0)) ** 2).sum())
+    distance = mean_term + _total_variance(a) + _total_variance(b) - 2 * _trace_sqrt_product(a, b)
+    return max(distance, 0.0)
 
 
 def _polynomial_mmd(x: np.ndarray, y: np.ndarray) -> float:
@@ -221,7 +236,8 @@ def kid(
     MMD² over ``subsets`` random subsets (without replacement, seeded) of ``subset_size`` rows of each set.
 
     ``subset_size`` is clipped to the smaller set; each set needs at least 2 rows. Unlike FID, KID is
-    unbiased at small sample counts, but its spread (the std returned) is then large.
+    unbiased at small sample counts. When both sets have no more than ``subset_size`` rows, every subset is
+    the whole of both sets: the mean is then the full-sample estimate and the std is 0.
     """
     a, b = _as_feature_array(feats_a, "feats_a"), _as_feature_array(feats_b, "feats_b")
     if a.shape[1] != b.shape[1]:
