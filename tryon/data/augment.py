@@ -115,7 +115,12 @@ def color_jitter_sample(sample: Sample, brightness: float, contrast: float, satu
 
 
 class Augmenter:
-    """Random flip, scale/shift and colour jitter per ``config``; identity when ``config.augment`` is off."""
+    """Random flip, scale/shift and colour jitter per ``config``; identity when ``config.augment`` is off.
+
+    With ``generator`` the draws are reproducible; without, torch's global generator is used, which
+    DataLoader seeds per worker. A given generator is copied into every DataLoader worker, so with
+    ``num_workers > 0`` pass none (or the workers would repeat each other's draws).
+    """
 
     def __init__(self, config: DataConfig, generator: torch.Generator | None = None) -> None:
         self.config = config
