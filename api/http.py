@@ -1,0 +1,58 @@
+"""Shared HTTP helpers: reading uploads within the byte limit, serving blobs with strong ETags."""
+
+from __future__ import annotations
+
+from fastapi import Response, UploadFile
+
+from api.errors import ApiError
+from api.images import MEDIA_TYPES
+from api.storage import Storage, StorageError
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+LIMIT_QUERY = {"ge": 1, "le": 200}
+
+
+async def read_upload(upload: UploadFile | None, field: str, max_bytes: int) -> bytes | None:
+    """The upload's bytes; 413 ``file_too_large`` past ``max_bytes`` (never reads more than that + 1)."""
+    if upload is None:
+        return None
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(413, "file_too_large", f"{field}: larger than the limit of {max_bytes} bytes")
+    return data
+
+
+def etag_for(key: str) -> str:
+    # Keys are content hashes: the key itself is a strong validator.
+    return '"' + key.rsplit("/", 1)[-1].split(".")[0] + '"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    # If-None-Match uses the weak comparison: W/"x" matches "x".
+    candidates = [c.strip().removeprefix("W/") for c in if_none_match.split(",")]
+    return etag in candidates
+
+
+def blob_response(storage: Storage, key: str | None, if_none_match: str | None) -> Response:
+    if key is None:
+        raise ApiError(404, "image_not_found", "this image does not exist (yet)")
+    etag = etag_for(key)
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+    if _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        data = storage.get(key)
+    except StorageError as error:
+        raise ApiError(503, "storage_unavailable", str(error)) from error
+    extension = key.rsplit(".", 1)[-1]
+    return Response(content=data, media_type=MEDIA_TYPES.get(extension, "application/octet-stream"), headers=headers)
+
+
+IMAGE_RESPONSES = {
+    200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}, "description": "The image bytes."},
+    304: {"description": "Not modified (If-None-Match matched the ETag)."},
+}

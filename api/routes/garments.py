@@ -1,0 +1,123 @@
+"""Garments: multipart upload with metadata, list with filters, get, update, delete, image and mask."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
+
+from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
+from api.errors import error_responses
+from api.http import IMAGE_RESPONSES, blob_response, read_upload
+from api.models import AssetStatus, Category, Garment
+from api.schemas import GarmentOut, GarmentUpdate, Page
+from api.services import catalog
+
+router = APIRouter(prefix="/v1/garments", tags=["garments"])
+
+
+def garment_out(garment: Garment) -> GarmentOut:
+    base = f"/v1/garments/{garment.id}"
+    return GarmentOut.model_validate(
+        {
+            **{c: getattr(garment, c) for c in GarmentOut.model_fields if hasattr(garment, c)},
+            "image_url": f"{base}/image",
+            "mask_url": f"{base}/mask" if garment.mask_key else None,
+        }
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=GarmentOut,
+    responses=error_responses(401, 403, 409, 413, 415, 422, 429),
+    summary="Upload a garment",
+    description="Multipart: `image` (JPEG, PNG or WebP) and an optional `mask` (same size; white = garment). "
+    "Without a mask one is derived: every pixel that is not near-white (catalog shots on white).",
+)
+async def create_garment(
+    state: StateDep,
+    session: SessionDep,
+    storage: StorageDep,
+    _key: Merchandiser,
+    sku: Annotated[str, Form(min_length=1, max_length=100, examples=["TEE-0001-BLU"])],
+    name: Annotated[str, Form(min_length=1, max_length=200, examples=["Blue tee"])],
+    category: Annotated[Category, Form(examples=["tops"])],
+    image: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+    mask: Annotated[UploadFile | None, File(description="Optional mask, white = garment")] = None,
+    published: Annotated[bool, Form()] = False,
+) -> GarmentOut:
+    limit = state.settings.max_upload_bytes
+    garment = catalog.create_garment(
+        session,
+        storage,
+        state.settings,
+        sku=sku,
+        name=name,
+        category=category,
+        published=published,
+        image_bytes=await read_upload(image, "image", limit),
+        mask_bytes=await read_upload(mask, "mask", limit),
+    )
+    return garment_out(garment)
+
+
+@router.get("", response_model=Page[GarmentOut], responses=error_responses(401, 403, 422, 429))
+def list_garments(
+    session: SessionDep,
+    key: Storefront,
+    category: Category | None = None,
+    status: AssetStatus | None = None,
+    published: bool | None = None,
+    sku: str | None = None,
+    q: Annotated[str | None, Query(description="Name contains (case-insensitive).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[GarmentOut]:
+    """Storefront keys see published garments only."""
+    rows, total = catalog.list_garments(
+        session, key, category=category, status=status, published=published, sku=sku, q=q, limit=limit, offset=offset
+    )
+    return Page(items=[garment_out(g) for g in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{garment_id}", response_model=GarmentOut, responses=error_responses(401, 403, 404, 429))
+def get_garment(garment_id: uuid.UUID, session: SessionDep, key: Storefront) -> GarmentOut:
+    return garment_out(catalog.get_garment(session, garment_id, key))
+
+
+@router.patch("/{garment_id}", response_model=GarmentOut, responses=error_responses(401, 403, 404, 409, 422, 429))
+def update_garment(garment_id: uuid.UUID, body: GarmentUpdate, session: SessionDep, key: Merchandiser) -> GarmentOut:
+    garment = catalog.get_garment(session, garment_id, key)
+    return garment_out(catalog.update_garment(session, garment, body.model_dump(exclude_unset=True)))
+
+
+@router.delete("/{garment_id}", status_code=204, responses=error_responses(401, 403, 404, 409, 429))
+def delete_garment(garment_id: uuid.UUID, session: SessionDep, key: Merchandiser) -> Response:
+    catalog.delete_garment(session, catalog.get_garment(session, garment_id, key))
+    return Response(status_code=204)
+
+
+@router.get("/{garment_id}/image", responses={**IMAGE_RESPONSES, **error_responses(401, 403, 404, 429)})
+def garment_image(
+    garment_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    key: Storefront,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    return blob_response(storage, catalog.get_garment(session, garment_id, key).image_key, if_none_match)
+
+
+@router.get("/{garment_id}/mask", responses={**IMAGE_RESPONSES, **error_responses(401, 403, 404, 429)})
+def garment_mask(
+    garment_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    key: Storefront,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    garment = catalog.get_garment(session, garment_id, key)
+    return blob_response(storage, garment.mask_key, if_none_match)

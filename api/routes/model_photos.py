@@ -1,0 +1,119 @@
+"""Model photos: multipart upload (image, pose JSON, parse PNG), list, get, update, delete, images."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
+
+from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
+from api.errors import error_responses
+from api.http import IMAGE_RESPONSES, blob_response, read_upload
+from api.models import AssetStatus, ModelPhoto
+from api.schemas import ModelPhotoOut, ModelPhotoUpdate, Page
+from api.services import catalog
+
+router = APIRouter(prefix="/v1/model-photos", tags=["model photos"])
+
+
+def photo_out(photo: ModelPhoto) -> ModelPhotoOut:
+    base = f"/v1/model-photos/{photo.id}"
+    return ModelPhotoOut.model_validate(
+        {
+            **{c: getattr(photo, c) for c in ModelPhotoOut.model_fields if hasattr(photo, c)},
+            "image_url": f"{base}/image",
+            "parse_url": f"{base}/parse" if photo.parse_key else None,
+        }
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ModelPhotoOut,
+    responses=error_responses(401, 403, 413, 415, 422, 429),
+    summary="Upload a model photo",
+    description="Multipart: `image` (JPEG, PNG or WebP), `pose` (OpenPose JSON, COCO-18 or BODY_25, in "
+    "pixels of the image as displayed, i.e. after EXIF orientation) and `parse` (PNG of LIP labels 0..19, "
+    "same size). Until the annotators exist, pose and parse are required.",
+)
+async def create_model_photo(
+    state: StateDep,
+    session: SessionDep,
+    storage: StorageDep,
+    _key: Merchandiser,
+    name: Annotated[str, Form(min_length=1, max_length=200, examples=["Studio A, pose 1"])],
+    image: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
+    pose: Annotated[UploadFile, File(description='OpenPose JSON: {"people": [{"pose_keypoints_2d": [...]}]}')],
+    parse: Annotated[UploadFile, File(description="PNG label map (LIP labels)")],
+) -> ModelPhotoOut:
+    limit = state.settings.max_upload_bytes
+    photo = catalog.create_model_photo(
+        session,
+        storage,
+        state.settings,
+        name=name,
+        image_bytes=await read_upload(image, "image", limit),
+        pose_bytes=await read_upload(pose, "pose", limit),
+        parse_bytes=await read_upload(parse, "parse", limit),
+    )
+    return photo_out(photo)
+
+
+@router.get("", response_model=Page[ModelPhotoOut], responses=error_responses(401, 403, 422, 429))
+def list_model_photos(
+    session: SessionDep,
+    _key: Storefront,
+    status: AssetStatus | None = None,
+    q: Annotated[str | None, Query(description="Name contains (case-insensitive).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[ModelPhotoOut]:
+    rows, total = catalog.list_model_photos(session, status=status, q=q, limit=limit, offset=offset)
+    return Page(items=[photo_out(p) for p in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{photo_id}", response_model=ModelPhotoOut, responses=error_responses(401, 403, 404, 429))
+def get_model_photo(photo_id: uuid.UUID, session: SessionDep, _key: Storefront) -> ModelPhotoOut:
+    return photo_out(catalog.get_model_photo(session, photo_id))
+
+
+@router.patch("/{photo_id}", response_model=ModelPhotoOut, responses=error_responses(401, 403, 404, 422, 429))
+def update_model_photo(
+    photo_id: uuid.UUID, body: ModelPhotoUpdate, session: SessionDep, _key: Merchandiser
+) -> ModelPhotoOut:
+    photo = catalog.get_model_photo(session, photo_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        setattr(photo, field, value)
+    session.flush()
+    return photo_out(photo)
+
+
+@router.delete("/{photo_id}", status_code=204, responses=error_responses(401, 403, 404, 429))
+def delete_model_photo(photo_id: uuid.UUID, session: SessionDep, _key: Merchandiser) -> Response:
+    catalog.delete_model_photo(session, catalog.get_model_photo(session, photo_id))
+    return Response(status_code=204)
+
+
+@router.get("/{photo_id}/image", responses={**IMAGE_RESPONSES, **error_responses(401, 403, 404, 429)})
+def model_photo_image(
+    photo_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    _key: Storefront,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    return blob_response(storage, catalog.get_model_photo(session, photo_id).image_key, if_none_match)
+
+
+@router.get("/{photo_id}/parse", responses={**IMAGE_RESPONSES, **error_responses(401, 403, 404, 429)})
+def model_photo_parse(
+    photo_id: uuid.UUID,
+    session: SessionDep,
+    storage: StorageDep,
+    _key: Merchandiser,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    photo = catalog.get_model_photo(session, photo_id)
+    return blob_response(storage, photo.parse_key, if_none_match)

@@ -1,0 +1,258 @@
+"""Render jobs: a selection of garments x model photos, fanned out into previews by the workers.
+
+Creating a job only stores its selection, so that 10,000 previews answer at once. A fan-out step
+turns the next chunk of pairs into previews (re-using any live preview with the same content key),
+records its progress, and hands the rest to another step: so a job honours cancel between chunks and a
+redelivered step repeats no work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from itertools import islice, product
+
+from celery import Celery
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.db import utcnow
+from api.dispatch import enqueue_fanout, enqueue_render
+from api.errors import ApiError, not_found
+from api.models import (
+    ApiKey,
+    AssetStatus,
+    Garment,
+    JobStatus,
+    ModelPhoto,
+    Preview,
+    PreviewStatus,
+    Queue,
+    RenderJob,
+    RenderJobItem,
+)
+from api.services import catalog, previews
+
+STALL_AFTER = dt.timedelta(minutes=2)
+
+
+def create_job(session: Session, key: ApiKey, selection: dict, size: str, fmt: str) -> RenderJob:
+    has_garments = selection.get("garment_ids") is not None or selection.get("garment_filter") is not None
+    has_photos = selection.get("model_photo_ids") is not None or selection.get("model_photo_filter") is not None
+    if not has_garments or not has_photos:
+        raise ApiError(
+            422,
+            "selection_incomplete",
+            "select garments (garment_ids or garment_filter) and model photos (model_photo_ids or model_photo_filter)",
+        )
+    if selection.get("garment_ids"):
+        found = session.scalars(select(Garment).where(Garment.id.in_(selection["garment_ids"]))).all()
+        missing = sorted(set(map(str, selection["garment_ids"])) - {str(g.id) for g in found})
+        if missing:
+            raise ApiError(422, "garment_not_found", f"unknown garment(s): {', '.join(missing)}")
+        unrendered = sorted({g.category.value for g in found} - catalog.rendered_categories(session))
+        if unrendered:
+            raise ApiError(422, "category_not_rendered", f"no active model version renders {', '.join(unrendered)}")
+    job = RenderJob(owner_id=key.id, selection=selection, size=size, format=fmt, status=JobStatus.queued, counts={})
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: uuid.UUID) -> RenderJob:
+    job = session.get(RenderJob, job_id)
+    if job is None:
+        raise not_found("render_job", job_id)
+    return job
+
+
+def _resolve(session: Session, selection: dict) -> tuple[list[str], list[str]]:
+    """The selection's garment and photo ids, fixed once so that every chunk sees the same pairs."""
+    garments = select(Garment.id).where(Garment.status == AssetStatus.ready)
+    if selection.get("garment_ids") is not None:
+        garments = garments.where(Garment.id.in_([uuid.UUID(str(i)) for i in selection["garment_ids"]]))
+    flt = selection.get("garment_filter") or {}
+    if flt.get("category"):
+        garments = garments.where(Garment.category == flt["category"])
+    if flt.get("published") is not None:
+        garments = garments.where(Garment.published.is_(flt["published"]))
+    if flt.get("sku_prefix"):
+        garments = garments.where(Garment.sku.startswith(flt["sku_prefix"]))
+    garments = garments.where(Garment.category.in_(sorted(catalog.rendered_categories(session))))
+    photos = select(ModelPhoto.id).where(ModelPhoto.status == AssetStatus.ready)
+    if selection.get("model_photo_ids") is not None:
+        photos = photos.where(ModelPhoto.id.in_([uuid.UUID(str(i)) for i in selection["model_photo_ids"]]))
+    pflt = selection.get("model_photo_filter") or {}
+    if pflt.get("name_contains"):
+        photos = photos.where(ModelPhoto.name.ilike(f"%{pflt['name_contains']}%"))
+    return (
+        sorted(str(i) for i in session.scalars(garments)),
+        sorted(str(i) for i in session.scalars(photos)),
+    )
+
+
+def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: int) -> dict:
+    """Create the previews of the job's next chunk of pairs and enqueue their renders."""
+    job = session.get(RenderJob, job_id)
+    if job is None or job.status in (JobStatus.canceled, JobStatus.succeeded, JobStatus.failed):
+        return {"created": 0}
+    if job.total is None:
+        garment_ids, photo_ids = _resolve(session, job.selection)
+        job.selection = {**job.selection, "resolved": {"garment_ids": garment_ids, "model_photo_ids": photo_ids}}
+        job.total = len(garment_ids) * len(photo_ids)
+        job.status = JobStatus.running
+    resolved = job.selection["resolved"]
+    start = job.fanout_done
+    pairs = list(islice(product(resolved["garment_ids"], resolved["model_photo_ids"]), start, start + chunk_size))
+    to_enqueue = _previews_for_pairs(session, job, pairs)
+    # Compare-and-set: a redelivered step that lost the race writes nothing.
+    advanced = session.execute(
+        update(RenderJob)
+        .where(RenderJob.id == job.id, RenderJob.fanout_done == start)
+        .values(
+            fanout_done=start + len(pairs),
+            updated_at=utcnow(),
+            selection=job.selection,
+            total=job.total,
+            status=job.status,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not advanced:
+        session.rollback()
+        return {"created": 0}
+    session.commit()
+    # The next step goes first: it then runs before this chunk's renders, so a job is fanned out
+    # quickly even on a busy bulk queue.
+    if start + len(pairs) < job.total:
+        enqueue_fanout(app, job.id)
+    for preview_id in to_enqueue:
+        enqueue_render(app, preview_id, Queue.bulk)
+    if start + len(pairs) >= job.total:
+        refresh(session, session.get(RenderJob, job.id))
+        session.commit()
+    return {"created": len(pairs)}
+
+
+def _previews_for_pairs(session: Session, job: RenderJob, pairs: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
+    garments = {
+        str(g.id): g for g in session.scalars(select(Garment).where(Garment.id.in_({uuid.UUID(g) for g, _ in pairs})))
+    }
+    photos = {
+        str(p.id): p
+        for p in session.scalars(select(ModelPhoto).where(ModelPhoto.id.in_({uuid.UUID(p) for _, p in pairs})))
+    }
+    linked = set(session.scalars(select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job.id)))
+    params = {"size": job.size, "format": job.format}
+    to_enqueue = []
+    for garment_id, photo_id in pairs:
+        garment, photo = garments.get(garment_id), photos.get(photo_id)
+        if garment is None or photo is None:
+            continue  # deleted since the job started
+        try:
+            version = catalog.version_for(session, [garment.category.value])
+        except ApiError:
+            continue
+        request = previews.PreviewRequest(
+            photo, [garment], version, None, params, previews.content_key(photo, [garment], version, params)
+        )
+        preview, created = previews.get_or_create(session, request, Queue.bulk, job.owner_id)
+        if created:
+            to_enqueue.append(preview.id)
+        if preview.id not in linked:
+            session.add(RenderJobItem(job_id=job.id, preview_id=preview.id))
+            linked.add(preview.id)
+    session.flush()
+    return to_enqueue
+
+
+def counts(session: Session, job_id: uuid.UUID) -> dict[str, int]:
+    rows = session.execute(
+        select(Preview.status, func.count())
+        .join(RenderJobItem, RenderJobItem.preview_id == Preview.id)
+        .where(RenderJobItem.job_id == job_id)
+        .group_by(Preview.status)
+    ).all()
+    found = {status.value if hasattr(status, "value") else status: n for status, n in rows}
+    return {status.value: found.get(status.value, 0) for status in PreviewStatus}
+
+
+def refresh(session: Session, job: RenderJob) -> RenderJob:
+    """Recount the job's previews by status and derive its status from them."""
+    job.counts = counts(session, job.id)
+    if job.status in (JobStatus.canceled, JobStatus.queued):
+        return job
+    fanned_out = job.total is not None and job.fanout_done >= job.total
+    pending = job.counts["queued"] + job.counts["running"]
+    if fanned_out and not pending:
+        job.status = JobStatus.failed if job.counts["failed"] else JobStatus.succeeded
+        job.finished_at = job.finished_at or utcnow()
+    else:
+        job.status, job.finished_at = JobStatus.running, None
+    session.flush()
+    return job
+
+
+def refresh_jobs_of(session: Session, preview_ids: Sequence[uuid.UUID]) -> None:
+    if not preview_ids:
+        return
+    job_ids = set(session.scalars(select(RenderJobItem.job_id).where(RenderJobItem.preview_id.in_(preview_ids))))
+    for job in session.scalars(select(RenderJob).where(RenderJob.id.in_(job_ids))):
+        refresh(session, job)
+
+
+def cancel(session: Session, job: RenderJob) -> RenderJob:
+    """Stop the fan-out and cancel the job's queued previews; running renders finish."""
+    if job.status in (JobStatus.succeeded, JobStatus.failed, JobStatus.canceled):
+        raise ApiError(409, "job_finished", f"render job {job.id} is already {job.status}")
+    job.status = JobStatus.canceled
+    job.finished_at = utcnow()
+    items = select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job.id)
+    session.execute(
+        update(Preview)
+        .where(Preview.id.in_(items), Preview.status == PreviewStatus.queued, Preview.queue == Queue.bulk)
+        .values(
+            status=PreviewStatus.canceled,
+            finished_at=utcnow(),
+            error_code="canceled",
+            error_message="the render job was canceled",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return refresh(session, job)
+
+
+def retry_failed(session: Session, job: RenderJob) -> tuple[RenderJob, list[tuple[uuid.UUID, Queue]]]:
+    """Queue the job's failed previews again (attempts reset); returns the previews to enqueue."""
+    if job.status == JobStatus.canceled:
+        raise ApiError(409, "job_canceled", f"render job {job.id} was canceled")
+    items = select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job.id)
+    failed = session.scalars(select(Preview).where(Preview.id.in_(items), Preview.status == PreviewStatus.failed)).all()
+    again = []
+    for preview in failed:
+        if previews.live_preview(session, preview.content_key) is not None:
+            continue  # an identical preview was requested since: it will serve
+        preview.status, preview.attempts = PreviewStatus.queued, 0
+        preview.error_code = preview.error_message = None
+        preview.finished_at, preview.enqueued_at = None, utcnow()
+        session.flush()
+        again.append((preview.id, preview.queue))
+    if again:
+        job.status, job.finished_at = JobStatus.running, None
+    return refresh(session, job), again
+
+
+def stalled_fanouts(session: Session, now: dt.datetime) -> list[uuid.UUID]:
+    """Jobs whose fan-out has not moved for a while (its message was lost with a killed worker)."""
+    rows = session.scalars(
+        select(RenderJob).where(
+            RenderJob.status.in_((JobStatus.queued, JobStatus.running)), RenderJob.updated_at < now - STALL_AFTER
+        )
+    ).all()
+    return [job.id for job in rows if job.total is None or job.fanout_done < job.total]
+
+
+def resume_fanout(app: Celery, job_id: uuid.UUID) -> None:
+    enqueue_fanout(app, job_id)
