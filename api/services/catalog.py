@@ -156,6 +156,7 @@ def delete_garment(session: Session, garment: Garment) -> None:
     preview_ids = select(PreviewGarment.preview_id).where(PreviewGarment.garment_id == garment.id)
     for preview in session.scalars(select(Preview).where(Preview.id.in_(preview_ids))):
         session.delete(preview)
+    session.flush()  # the previews go first: the garment's own cascade would race the ORM's
     session.delete(garment)
 
 
