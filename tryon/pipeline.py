@@ -49,9 +49,7 @@ def resize_labels(parse: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(parse.unsqueeze(1).float(), size=size, mode="nearest").squeeze(1).long()
 
 
-def scale_keypoints(
-    keypoints: torch.Tensor, from_size: tuple[int, int], to_size: tuple[int, int]
-) -> torch.Tensor:
+def scale_keypoints(keypoints: torch.Tensor, from_size: tuple[int, int], to_size: tuple[int, int]) -> torch.Tensor:
     """Rescale ``(B, K, 3)`` pixel keypoints between image sizes; missing points stay (0, 0, 0)."""
     scale = torch.tensor([to_size[1] / from_size[1], to_size[0] / from_size[0], 1.0], device=keypoints.device)
     return keypoints.float() * scale
@@ -67,9 +65,7 @@ class TryOnPipeline:
         self.size = (self.config.data.height, self.config.data.width)
 
     @classmethod
-    def from_checkpoint(
-        cls, path: str | Path | None = None, device: str | torch.device = "cpu"
-    ) -> TryOnPipeline:
+    def from_checkpoint(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> TryOnPipeline:
         """Load a checkpoint directory (default: the demo checkpoint shipped with the package)."""
         return cls(load_checkpoint(path or DEMO_CHECKPOINT, map_location="cpu"), device)
 
@@ -93,9 +89,7 @@ class TryOnPipeline:
         out = self._assemble(net, person, parse, garment, garment_mask, size)
         return out if return_intermediates else out.image
 
-    def _run_networks(
-        self, person, keypoints, parse, garment, garment_mask, in_size
-    ) -> dict[str, torch.Tensor]:
+    def _run_networks(self, person, keypoints, parse, garment, garment_mask, in_size) -> dict[str, torch.Tensor]:
         dev = self.device
         with torch.autocast(dev.type, enabled=dev.type == "cuda"):
             return self.model(
@@ -114,9 +108,7 @@ class TryOnPipeline:
         warped = self.model.warper.warp(garment_hr, net["points"].float())
         warped_garment, warped_mask = warped[:, :3], warped[:, 3:].clamp(0, 1)
         composition = resize_image(net["composition"].float(), size)
-        generated = composition * warped_garment + (1 - composition) * resize_image(
-            net["rendered"].float(), size
-        )
+        generated = composition * warped_garment + (1 - composition) * resize_image(net["rendered"].float(), size)
 
         photo = resize_image(person.to(dev).float(), size)
         parse_hr = resize_labels(parse.to(dev), size)
@@ -132,6 +124,19 @@ class TryOnPipeline:
             warped_mask=warped_mask.cpu(),
             tryon_region=region.cpu(),
         )
+
+
+def open_rgb(path) -> Image.Image:
+    """Open an image file as RGB, with its EXIF orientation applied; a clear ValueError if unreadable."""
+    from PIL import ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return ImageOps.exif_transpose(image).convert("RGB")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing file") from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path}: unreadable image ({error})") from None
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -180,7 +185,5 @@ def load_garment_inputs(image: Image.Image, mask=None) -> dict[str, torch.Tensor
         array = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) else mask)
         garment_mask = torch.from_numpy((array > 127).astype(np.float32))[None, None]
         if garment_mask.shape[-2:] != garment.shape[-2:]:
-            raise ValueError(
-                f"garment mask is {tuple(array.shape)} but the garment is {tuple(garment.shape[-2:])}"
-            )
+            raise ValueError(f"garment mask is {tuple(array.shape)} but the garment is {tuple(garment.shape[-2:])}")
     return {"garment": garment, "garment_mask": garment_mask}

@@ -1,0 +1,144 @@
+"""`tryon ...` commands. Errors the user can fix print one line and exit 2; nothing is half-written.
+
+The service adds `tryon serve` and `tryon db ...` through the "tryon.commands" entry-point group, so
+this module never imports the service.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="tryon: virtual try-on. Train, evaluate and render; `tryon serve` runs the service.")
+
+Checkpoint = Annotated[
+    Path | None, typer.Option("--checkpoint", help="Checkpoint directory (default: the demo checkpoint).")
+]
+Device = Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda when available).")]
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def train(
+    stage: Annotated[str, typer.Argument(help="warper or generator")],
+    data: Annotated[Path, typer.Option(help="ROOT with train_pairs.txt and train/ (VITON or VITON-HD layout).")],
+    out: Annotated[Path, typer.Option(help="Run directory: config, log.csv, samples/, checkpoint/.")],
+    config: Annotated[Path | None, typer.Option(help="JSON config file (partial is fine).")] = None,
+    warper: Annotated[Path | None, typer.Option(help="Trained warper checkpoint (generator stage).")] = None,
+    pack: Annotated[Path | None, typer.Option(help="Cache file for the decoded training set.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Shortcut for optim.steps=N.")] = None,
+    device: Device = None,
+    fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint already in OUT instead of resuming.")] = False,
+    overrides: Annotated[list[str] | None, typer.Argument(help="section.key=value, e.g. optim.lr=1e-4")] = None,
+) -> None:
+    """Train the warper, or the generator on the warps of a trained warper."""
+    from tryon.config import load_config
+    from tryon.train import train as run_training
+
+    try:
+        resolved = load_config(config, (overrides or []) + ([f"optim.steps={steps}"] if steps else []))
+        checkpoint = run_training(stage, data, out, resolved, warper=warper, device=device, pack=pack, resume=not fresh)
+    except ValueError as error:  # DataError, CheckpointError and config errors are ValueErrors
+        fail(str(error))
+    typer.echo(f"checkpoint: {checkpoint}")
+
+
+@app.command("eval")
+def evaluate(
+    data: Annotated[Path, typer.Option(help="A split directory (holding image/, cloth/, ...).")],
+    pairs: Annotated[Path, typer.Option(help="Pairs file, e.g. ROOT/val_pairs.txt.")],
+    out: Annotated[Path, typer.Option(help="Output directory for renders and metrics.json.")],
+    checkpoint: Checkpoint = None,
+    batch_size: int = 8,
+    fid: Annotated[bool, typer.Option(help="Compute FID/KID (unpaired pairs files).")] = True,
+    device: Device = None,
+) -> None:
+    """Render every pair and write OUT/metrics.json (model and paste baseline)."""
+    from tryon.evaluate import evaluate as run_evaluation
+    from tryon.pipeline import TryOnPipeline
+
+    try:
+        pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=_device(device))
+        metrics = run_evaluation(pipeline, data, pairs, out, batch_size=batch_size, compute_fid=fid)
+    except ValueError as error:
+        fail(str(error))
+    typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def render(
+    person: Annotated[Path, typer.Option(help="Model photo (JPEG, PNG or WebP).")],
+    pose: Annotated[Path, typer.Option(help="OpenPose JSON (COCO-18 or BODY_25).")],
+    parse: Annotated[Path, typer.Option(help="LIP parse PNG at the photo's size.")],
+    garment: Annotated[Path, typer.Option(help="In-shop garment photo.")],
+    out: Annotated[Path, typer.Option(help="Output image path.")],
+    garment_mask: Annotated[Path | None, typer.Option(help="Garment mask (default: the whole image).")] = None,
+    size: Annotated[str | None, typer.Option(help="HxW of the result, e.g. 512x384 (default: the photo's).")] = None,
+    checkpoint: Checkpoint = None,
+    device: Device = None,
+) -> None:
+    """Render one garment onto one model photo."""
+    from tryon.data.formats import read_keypoints, read_parse_uint8
+    from tryon.pipeline import TryOnPipeline, load_garment_inputs, load_person_inputs, open_rgb, tensor_to_pil
+
+    try:
+        photo = open_rgb(person)
+        person_inputs = load_person_inputs(photo, read_keypoints(pose), read_parse_uint8(parse, "viton").numpy())
+        garment_inputs = load_garment_inputs(open_rgb(garment), open_rgb(garment_mask) if garment_mask else None)
+        pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=_device(device))
+        result = pipeline.render(**person_inputs, **garment_inputs, size=_parse_size(size))
+    except ValueError as error:
+        fail(str(error))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tensor_to_pil(result).save(out)
+    typer.echo(f"wrote {out}")
+
+
+def _parse_size(size: str | None) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    try:
+        height, width = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {size!r} is not of the form HxW, e.g. 512x384") from None
+    if height <= 0 or width <= 0 or height > 4096 or width > 4096:
+        raise ValueError(f"--size {size!r} must be between 1x1 and 4096x4096")
+    return height, width
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def add_plugin_commands(target: typer.Typer) -> None:
+    """Commands other packages register under the "tryon.commands" entry-point group."""
+    for entry in entry_points(group="tryon.commands"):
+        try:
+            command = entry.load()
+        except ImportError as error:  # a broken plugin must not take the library's own commands down
+            typer.echo(f"warning: command {entry.name!r} unavailable: {error}", err=True)
+            continue
+        if isinstance(command, typer.Typer):
+            target.add_typer(command, name=entry.name)
+        else:
+            target.command(name=entry.name)(command)
+
+
+def main() -> None:
+    add_plugin_commands(app)
+    app(prog_name="tryon")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
