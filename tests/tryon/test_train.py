@@ -79,12 +79,12 @@ def test_train_writes_log_samples_and_checkpoint_then_resumes(dataset, tmp_path)
     checkpoint = train("warper", dataset, out, small_config(4), device="cpu")
     assert json.loads((checkpoint / "train_state.json").read_text())["step"] == 4
     assert (out / "config.json").exists() and (out / "samples" / "step_000004.png").exists()
-    rows = list(csv.DictReader(open(out / "log.csv")))
+    rows = list(csv.DictReader((out / "log.csv").read_text().splitlines()))
     assert [r["step"] for r in rows] == ["2", "4"] and {"l1", "mask", "smooth", "total"} <= set(rows[0])
     before = load_checkpoint(checkpoint).warper.state_dict()
     train("warper", dataset, out, small_config(6), device="cpu")  # resumes at step 4, runs 2 more
     assert json.loads((checkpoint / "train_state.json").read_text())["step"] == 6
-    assert [r["step"] for r in csv.DictReader(open(out / "log.csv"))] == ["2", "4", "6"]
+    assert [r["step"] for r in csv.DictReader((out / "log.csv").read_text().splitlines())] == ["2", "4", "6"]
     after = load_checkpoint(checkpoint).warper.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
