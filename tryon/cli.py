@@ -91,11 +91,12 @@ def render(
     from tryon.pipeline import TryOnPipeline, load_garment_inputs, load_person_inputs, open_rgb, tensor_to_pil
 
     try:
+        requested = _parse_size(size)  # cheap checks first: a typo should not wait for a model to load
         photo = open_rgb(person)
         person_inputs = load_person_inputs(photo, read_keypoints(pose), read_parse_uint8(parse, "viton").numpy())
         garment_inputs = load_garment_inputs(open_rgb(garment), open_rgb(garment_mask) if garment_mask else None)
         pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=_device(device))
-        result = pipeline.render(**person_inputs, **garment_inputs, size=_parse_size(size))
+        result = pipeline.render(**person_inputs, **garment_inputs, size=requested)
     except ValueError as error:
         fail(str(error))
     out.parent.mkdir(parents=True, exist_ok=True)

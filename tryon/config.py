@@ -66,6 +66,7 @@ class OptimConfig:
     batch_size: int = 8
     steps: int = 20000
     seed: int = 0
+    grad_clip: float = 1.0  # max gradient norm per step (0 = off): one odd batch must not fling the TPS grid
     amp: bool = True  # mixed precision, used on CUDA only
     log_every: int = 50
     sample_every: int = 500

@@ -195,6 +195,9 @@ class Trainer:
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.config.optim.grad_clip > 0:
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip)
         optimizer.step()
 
     # -- checkpoints ------------------------------------------------------------------------------
@@ -230,7 +233,18 @@ class Trainer:
             self.optimizers, load_file(str(path / "optimizers.safetensors"), device=str(self.device))
         )
         self.state = TrainState(**state)
+        self._truncate_log()
         return True
+
+    def _truncate_log(self) -> None:
+        """Drop log rows past the checkpoint: after a crash or Ctrl-C those steps are trained again."""
+        log = self.out / "log.csv"
+        if not log.exists():
+            return
+        rows = list(csv.reader(log.read_text().splitlines()))
+        kept = rows[:1] + [row for row in rows[1:] if int(row[0]) <= self.state.step]
+        with open(log, "w", newline="") as file:
+            csv.writer(file).writerows(kept)
 
     # -- the loop ---------------------------------------------------------------------------------
 
