@@ -47,7 +47,8 @@ def create_job(session: Session, key: ApiKey, selection: dict, size: str, fmt: s
             "select garments (garment_ids or garment_filter) and model photos (model_photo_ids or model_photo_filter)",
         )
     if selection.get("garment_ids"):
-        found = session.scalars(select(Garment).where(Garment.id.in_(selection["garment_ids"]))).all()
+        wanted = [uuid.UUID(str(i)) for i in selection["garment_ids"]]
+        found = session.scalars(select(Garment).where(Garment.id.in_(wanted))).all()
         missing = sorted(set(map(str, selection["garment_ids"])) - {str(g.id) for g in found})
         if missing:
             raise ApiError(422, "garment_not_found", f"unknown garment(s): {', '.join(missing)}")
