@@ -22,7 +22,7 @@ def test_a_tiny_warper_overfits_a_few_pairs(tmp_path):
     config.optim.lr = 5e-4
     trainer = Trainer("warper", config, tmp_path, torch.device("cpu"))
     batch = fixed_batch()
-    losses = [float(trainer.warper_step(batch)["total"]) for _ in range(300)]
+    losses = [float(trainer.warper_step(batch)["total"].detach()) for _ in range(300)]
     assert losses[-1] < losses[0] / 5
 
 
@@ -39,7 +39,7 @@ def test_a_tiny_generator_fits_a_few_pairs(tmp_path):
     warper = create_random_checkpoint(tmp_path / "warper")
     trainer = Trainer("generator", config, tmp_path / "run", torch.device("cpu"), warper=warper)
     batch = fixed_batch()
-    losses = [float(trainer.generator_step(batch)["l1"]) for _ in range(250)]
+    losses = [float(trainer.generator_step(batch)["l1"].detach()) for _ in range(250)]
     assert losses[-1] < losses[0] / 3
 
 
