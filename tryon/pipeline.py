@@ -63,11 +63,15 @@ class TryOnPipeline:
         self.model = model.to(self.device).eval()
         self.config: TryOnConfig = model.config
         self.size = (self.config.data.height, self.config.data.width)
+        self.checkpoint_path: Path | None = None  # set by from_checkpoint
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> TryOnPipeline:
         """Load a checkpoint directory (default: the demo checkpoint shipped with the package)."""
-        return cls(load_checkpoint(path or DEMO_CHECKPOINT, map_location="cpu"), device)
+        path = Path(path or DEMO_CHECKPOINT)
+        pipeline = cls(load_checkpoint(path, map_location="cpu"), device)
+        pipeline.checkpoint_path = path
+        return pipeline
 
     @torch.inference_mode()
     def render(self, person, keypoints, parse, garment, garment_mask, size=None, return_intermediates=False):
