@@ -53,7 +53,7 @@ class GeneratorConfig:
     gan_mode: str = "lsgan"  # lsgan | hinge
     weight_l1: float = 10.0
     weight_feature_matching: float = 10.0
-    weight_perceptual: float = 5.0
+    weight_perceptual: float = 1.0  # EfficientNet features are ~5x the L1 scale: 1.0 keeps L1 in charge
     weight_gan: float = 1.0
     weight_composition: float = 1.0  # pulls the composition mask toward the warped garment's region
 
