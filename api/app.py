@@ -33,6 +33,7 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
+        read_sessions=make_session_factory(engine, read_only=True),
         storage=make_storage(settings.storage_url, settings.s3_endpoint_url, settings.s3_region),
         celery=create_celery(settings),
         limiter=RateLimiter(settings.rate_limit_per_minute),

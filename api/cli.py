@@ -47,6 +47,20 @@ def current() -> None:
     typer.echo(f"current: {migrate.current_revision(_engine()) or 'base'}  head: {migrate.head_revision()}")
 
 
+@db_app.command()
+def bootstrap() -> None:
+    """Apply the migrations and, if the catalog has no API key yet, create an admin key and print it once."""
+    from api import migrate
+    from api.db import make_session_factory, session_scope
+    from api.services import keys
+
+    engine = _engine()
+    migrate.upgrade(engine)
+    with session_scope(make_session_factory(engine)) as session:
+        secret = keys.ensure_first_admin(session)
+    typer.echo(f"admin API key (shown once): {secret}" if secret else "API keys exist already: nothing created")
+
+
 def prepare(settings) -> str | None:
     """Migrate, register the demo model if none is, create the first admin key; returns its secret."""
     from api import migrate
@@ -62,6 +76,20 @@ def prepare(settings) -> str | None:
         secret = keys.ensure_first_admin(session)
     engine.dispose()
     return secret
+
+
+def _die_with_parent() -> None:
+    """In the worker child (Linux): get SIGTERM when `tryon serve` dies, however it dies.
+
+    uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so serve's own clean-up may not run.
+    """
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def serve(
@@ -84,7 +112,7 @@ def serve(
     process = None
     if worker:
         env = {**os.environ, **settings.as_environ()}
-        process = subprocess.Popen(worker_command(settings, pool=pool), env=env)
+        process = subprocess.Popen(worker_command(settings, pool=pool), env=env, preexec_fn=_die_with_parent)
     try:
         uvicorn.run(create_app(settings), host=host, port=port)
     finally:

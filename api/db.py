@@ -20,6 +20,9 @@ NAMING_CONVENTION = {
 }
 
 
+READ_ONLY = "tryon_read_only"
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -61,17 +64,21 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.isolation_level = None
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(connection) -> None:
-            # Take the write lock at BEGIN: two processes (API and worker) that read, then write, would
-            # otherwise fail with "database is locked" instead of waiting for each other.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(connection) -> None:
+            # Transactions that may write take the write lock at BEGIN: two processes (API and worker)
+            # that read, then write, would otherwise fail with "database is locked" instead of waiting.
+            # Read-only ones (see read_only) stay deferred, so that polling readers never block a writer.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``read_only`` ones must not write (on SQLite they take no write lock)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)
 
 
 @contextmanager

@@ -25,6 +25,7 @@ class AppState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]  # for GET requests and polling: never write through these
     storage: Storage
     celery: Celery
     limiter: RateLimiter
@@ -37,12 +38,22 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    with session_scope(state.sessions) as session:
+def get_session(request: Request, state: StateDep) -> Iterator[Session]:
+    factory = state.read_sessions if request.method in ("GET", "HEAD") else state.sessions
+    with session_scope(factory) as session:
         yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_write_session(state: StateDep) -> Iterator[Session]:
+    with session_scope(state.sessions) as session:
+        yield session
+
+
+# For the few GETs that write (a render job's counts are refreshed when read).
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 
 
 def get_storage(state: StateDep) -> Storage:

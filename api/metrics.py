@@ -22,7 +22,7 @@ class CatalogCollector:
         self.state = state
 
     def collect(self):
-        with self.state.sessions() as session:
+        with self.state.read_sessions() as session:
             by_status = dict(session.execute(select(Preview.status, func.count()).group_by(Preview.status)).all())
             depth = dict(
                 session.execute(

@@ -78,7 +78,7 @@ def _wait_for(state: AppState, preview_id: uuid.UUID, seconds: float) -> dict | 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        with state.sessions() as session:
+        with state.read_sessions() as session:
             preview = session.get(previews.Preview, preview_id)
             finished = preview is not None and preview.status in previews.FINISHED
             payload = previews.to_dict(preview) if finished else None

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
-from api.deps import Merchandiser, SessionDep, StateDep
+from api.deps import Merchandiser, SessionDep, StateDep, WriteSessionDep
 from api.dispatch import enqueue_fanout, enqueue_render
 from api.errors import error_responses
 from api.models import RenderJob
@@ -59,7 +59,7 @@ def create_render_job(
 
 
 @router.get("/{job_id}", response_model=RenderJobOut, responses=error_responses(401, 403, 404, 429))
-def get_render_job(job_id: uuid.UUID, session: SessionDep, _key: Merchandiser) -> dict:
+def get_render_job(job_id: uuid.UUID, session: WriteSessionDep, _key: Merchandiser) -> dict:
     """Progress: previews by status, counted now."""
     return job_out(jobs.refresh(session, jobs.get_job(session, job_id)))
 

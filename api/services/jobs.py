@@ -107,10 +107,15 @@ def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: in
     start = job.fanout_done
     pairs = list(islice(product(resolved["garment_ids"], resolved["model_photo_ids"]), start, start + chunk_size))
     to_enqueue = _previews_for_pairs(session, job, pairs)
-    # Compare-and-set: a redelivered step that lost the race writes nothing.
+    # Compare-and-set: a redelivered step that lost the race, or a step of a job canceled meanwhile,
+    # writes nothing.
     advanced = session.execute(
         update(RenderJob)
-        .where(RenderJob.id == job.id, RenderJob.fanout_done == start)
+        .where(
+            RenderJob.id == job.id,
+            RenderJob.fanout_done == start,
+            RenderJob.status.in_((JobStatus.queued, JobStatus.running)),  # not canceled meanwhile
+        )
         .values(
             fanout_done=start + len(pairs),
             updated_at=utcnow(),

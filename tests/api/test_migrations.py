@@ -51,6 +51,9 @@ def test_tryon_db_commands(tmp_path, monkeypatch):
         assert "current: base" in runner.invoke(cli, ["db", "current"]).output
         upgraded = runner.invoke(cli, ["db", "upgrade"])
         assert upgraded.exit_code == 0 and migrate.head_revision() in upgraded.output
+        first = runner.invoke(cli, ["db", "bootstrap"])
+        assert first.exit_code == 0 and "admin API key (shown once): tryon_" in first.output
+        assert "nothing created" in runner.invoke(cli, ["db", "bootstrap"]).output
         downgraded = runner.invoke(cli, ["db", "downgrade", "base"])
         assert downgraded.exit_code == 0 and "database at base" in downgraded.output
     finally:
