@@ -202,7 +202,11 @@ def recover_orphans(ctx: WorkerContext, app: Celery, at_start: bool = False) -> 
     grace = 0 if at_start else 5
     with session_scope(ctx.sessions) as session:
         found = previews.orphans(
-            session, now, idle, queued_before=now - _seconds(grace), all_running=at_start and ctx.settings.sole_worker
+            session,
+            now,
+            idle,
+            queued_before=now - _seconds(grace),
+            running_before=app.tryon_started_at if ctx.settings.sole_worker else None,
         )
         requeued = [(p.id, p.queue) for p in found if previews.requeue(session, p, now)]
         jobs_to_resume = jobs.stalled_fanouts(session, now)

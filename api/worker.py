@@ -14,6 +14,7 @@ from celery.signals import worker_ready, worker_shutting_down
 from kombu import Exchange
 from kombu import Queue as KombuQueue
 
+from api.db import utcnow
 from api.dispatch import FANOUT_TASK, RENDER_TASK, WEBHOOK_TASK
 from api.models import Queue
 from api.settings import Settings, get_settings
@@ -66,6 +67,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_enable_remote_control=not settings.broker_url.startswith("filesystem"),
     )
     app.tryon_settings = settings
+    app.tryon_started_at = utcnow()  # a sole worker re-queues what was running before it started
     _register_tasks(app)
     _connect_recovery(app)
     return app

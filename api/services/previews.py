@@ -380,17 +380,19 @@ def orphans(
     now: dt.datetime,
     idle_queues: Sequence[Queue],
     queued_before: dt.datetime,
-    all_running: bool = False,
+    running_before: dt.datetime | None = None,
 ) -> Sequence[Preview]:
     """Previews that no live task will finish.
 
-    Running ones whose lease expired (or every running one, when the caller is the only worker and
-    has just started), and queued ones of a queue whose broker queue is empty (``idle_queues``): their
-    message was lost with a killed worker, since neither embedded transport redelivers.
+    Running ones whose lease expired (or, when the caller is the only worker, every one claimed before
+    ``running_before``, the time it started), and queued ones of a queue whose broker queue is empty
+    (``idle_queues``): their message was lost with a killed worker, since neither embedded transport
+    redelivers.
     """
-    running = Preview.status == PreviewStatus.running
-    if not all_running:
-        running = and_(running, Preview.lease_expires_at < now)
+    expired = Preview.lease_expires_at < now
+    if running_before is not None:
+        expired = or_(expired, Preview.started_at < running_before)
+    running = and_(Preview.status == PreviewStatus.running, expired)
     conditions = [running]
     if idle_queues:
         conditions.append(

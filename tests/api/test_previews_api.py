@@ -261,3 +261,26 @@ def test_garment_delete_removes_its_previews(api):
     preview = request(api, photo, garment).json()
     assert api.call("DELETE", f"/v1/garments/{garment['id']}").status_code == 204
     assert api.call("GET", f"/v1/previews/{preview['id']}").status_code == 404
+
+
+def test_orphans_are_running_past_their_lease_or_claimed_before_a_sole_worker_started(api):
+    from api.db import utcnow
+    from api.models import Queue
+
+    fresh, stale = queued_ids(api, 2)
+    sessions = api.app.state.tryon.sessions
+    with session_scope(sessions) as session:
+        svc.claim_batch(session, fresh, 1, 60, 3)
+        svc.claim_batch(session, stale, 1, -1, 3)
+    later = utcnow()
+    with session_scope(sessions) as session:
+        now = utcnow()
+        by_lease = {p.id for p in svc.orphans(session, now, [], now)}
+        by_start = {p.id for p in svc.orphans(session, now, [], now, running_before=later)}
+        idle = {p.id for p in svc.orphans(session, now, [Queue.interactive], now)}
+    assert stale in by_lease and fresh not in by_lease
+    assert {fresh, stale} <= by_start
+    assert fresh not in idle and stale in idle
+    with session_scope(sessions) as session:  # leave nothing running for the other tests
+        for pid in (fresh, stale):
+            svc.fail_attempt(session, pid, session.get(svc.Preview, pid).claim_token, "x", "test", False, 3)
