@@ -104,6 +104,21 @@ def render(
     typer.echo(f"wrote {out}")
 
 
+@app.command("example-inputs")
+def example_inputs(
+    out: Annotated[Path, typer.Option(help="Directory to write a tiny synthetic dataset into (VITON layout).")],
+    pairs: Annotated[int, typer.Option(min=2, max=100, help="How many persons and garments.")] = 2,
+) -> None:
+    """Write synthetic model photos (with pose and parse) and garments (with masks) to try the service with.
+
+    They are drawn figures, not photos: the demo model was trained on photos, so expect a rough render.
+    """
+    from tryon.data.synthetic import write_synthetic_dataset
+
+    root = write_synthetic_dataset(out, num_pairs=pairs, size=(256, 192), splits=("val",))
+    typer.echo(f"wrote {pairs} model photos and garments under {root / 'val'}")
+
+
 def _parse_size(size: str | None) -> tuple[int, int] | None:
     if size is None:
         return None

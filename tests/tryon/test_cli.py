@@ -98,3 +98,12 @@ def test_render_rejects_an_unreadable_photo_and_a_bad_size(data, tmp_path):
     result = invoke("render", "--person", photo, "--garment", photo, *common[:2], "--parse", tmp_path / "parse.png",
                     "--out", tmp_path / "o.png")  # fmt: skip
     assert result.exit_code == 2 and "parse" in result.output
+
+
+def test_example_inputs_are_a_readable_dataset(tmp_path):
+    result = invoke("example-inputs", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    from tryon.data.dataset import TryOnDataset
+
+    dataset = TryOnDataset(tmp_path / "val", tmp_path / "val_pairs.txt", size=(256, 192), check=True)
+    assert len(dataset) == 2 and dataset[0]["person"].shape == (3, 256, 192)
