@@ -8,11 +8,10 @@ Inputs are synthetic (made in memory), so the figures need no dataset.
 from __future__ import annotations
 
 import argparse
-import time
 from functools import partial
 
-import numpy as np
 import torch
+from timing import median_seconds
 
 from tryon.data.synthetic import synthetic_sample
 from tryon.pipeline import TryOnPipeline
@@ -23,20 +22,6 @@ KEYS = ("person", "keypoints", "parse", "garment", "garment_mask")
 def make_batch(batch_size: int) -> dict[str, torch.Tensor]:
     samples = [synthetic_sample((256, 192), seed=i, garment_seed=i + 100) for i in range(batch_size)]
     return {k: torch.stack([s[k] for s in samples]) for k in KEYS}
-
-
-def median_seconds(function, repeats: int, device: torch.device) -> float:
-    function()  # warm-up: first calls allocate and pick kernels
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        function()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main() -> None:
