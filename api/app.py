@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from api import migrate
+from api import dashboard, migrate
 from api.db import make_engine, make_session_factory
 from api.deps import AppState
 from api.errors import install_error_handlers
@@ -57,4 +57,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = install_metrics(app, state)
     for module in (garments, model_photos, outfits, model_versions, previews, render_jobs, keys, health):
         app.include_router(module.router)
+    dashboard.install(app)  # the merchandisers' and admins' pages under /admin
     return app

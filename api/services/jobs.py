@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import islice, product
 
 from celery import Celery
@@ -35,6 +36,7 @@ from api.models import (
 from api.services import catalog, previews
 
 STALL_AFTER = dt.timedelta(minutes=2)
+ESTIMATE_SAMPLE = 200  # recent render batches the time estimate is based on
 
 
 def create_job(session: Session, key: ApiKey, selection: dict, size: str, fmt: str) -> RenderJob:
@@ -68,6 +70,11 @@ def get_job(session: Session, job_id: uuid.UUID) -> RenderJob:
     return job
 
 
+def list_jobs(session: Session, limit: int, offset: int) -> tuple[Sequence[RenderJob], int]:
+    """Render jobs, newest first, with their stored counts (the workers keep them current)."""
+    return catalog._page(session, select(RenderJob), RenderJob.created_at, limit, offset)
+
+
 def _resolve(session: Session, selection: dict) -> tuple[list[str], list[str]]:
     """The selection's garment and photo ids, fixed once so that every chunk sees the same pairs."""
     garments = select(Garment.id).where(Garment.status == AssetStatus.ready)
@@ -91,6 +98,88 @@ def _resolve(session: Session, selection: dict) -> tuple[list[str], list[str]]:
         sorted(str(i) for i in session.scalars(garments)),
         sorted(str(i) for i in session.scalars(photos)),
     )
+
+
+@dataclass
+class Estimate:
+    """What a render job on a selection would do, told before it starts."""
+
+    garments: int
+    model_photos: int
+    previews: int
+    queued_ahead: int  # bulk previews queued or running now, rendered before these
+    seconds_per_preview: float | None  # None: no render to learn from yet
+
+    @property
+    def seconds(self) -> float | None:
+        """Time until the job is done, at the recent pace; None when there is no pace to go by."""
+        if self.seconds_per_preview is None:
+            return None
+        return (self.previews + self.queued_ahead) * self.seconds_per_preview if self.previews else 0.0
+
+
+def estimate(session: Session, selection: dict, size: str) -> Estimate:
+    """Count the pairs a job on ``selection`` would render and estimate its time from recent renders.
+
+    The count is an upper bound: a pair whose preview is already rendered is reused, not rendered again.
+    """
+    garment_ids, photo_ids = _resolve(session, selection)
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(Preview)
+        .where(Preview.queue == Queue.bulk, Preview.status.in_((PreviewStatus.queued, PreviewStatus.running)))
+    )
+    return Estimate(
+        garments=len(garment_ids),
+        model_photos=len(photo_ids),
+        previews=len(garment_ids) * len(photo_ids),
+        queued_ahead=ahead or 0,
+        seconds_per_preview=seconds_per_preview(session, size),
+    )
+
+
+def seconds_per_preview(session: Session, size: str) -> float | None:
+    """Recent wall time per preview at ``size`` (from batches at other sizes, scaled by pixels, if none).
+
+    Previews claimed together share ``started_at``: a batch's wall time runs from then to its last
+    ``finished_at``, which counts loading, rendering, encoding and storing, as the job will.
+    """
+    rows = session.execute(
+        select(Preview.size, Preview.started_at, func.max(Preview.finished_at), func.count())
+        .where(
+            Preview.status == PreviewStatus.succeeded,
+            Preview.started_at.is_not(None),
+            Preview.finished_at.is_not(None),
+        )
+        .group_by(Preview.size, Preview.started_at)
+        .order_by(Preview.started_at.desc())
+        .limit(ESTIMATE_SAMPLE)
+    ).all()
+    seconds: dict[str, float] = {}
+    counted: dict[str, int] = {}
+    for batch_size, started, finished, count in rows:
+        seconds[batch_size] = seconds.get(batch_size, 0.0) + max((finished - started).total_seconds(), 0.0)
+        counted[batch_size] = counted.get(batch_size, 0) + count
+    if size in seconds:
+        return seconds[size] / counted[size]
+    if not seconds:
+        return None
+    # Rendering time grows about with the pixel count: scale the other sizes' pace to this one.
+    pixels = _pixels(size)
+    scaled = sum(seconds[s] * pixels / _pixels(s) for s in seconds)
+    return scaled / sum(counted.values())
+
+
+def _pixels(size: str) -> int:
+    height, width = previews.parse_size(size)
+    return height * width
+
+
+def failures(session: Session, job_id: uuid.UUID, limit: int = 50) -> tuple[Sequence[Preview], int]:
+    """The job's failed previews, latest first, with their count (each carries its error code and message)."""
+    items = select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job_id)
+    query = select(Preview).where(Preview.id.in_(items), Preview.status == PreviewStatus.failed)
+    return catalog._page(session, query, Preview.finished_at, limit, 0)
 
 
 def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: int) -> dict:

@@ -1,0 +1,207 @@
+"""Catalog: garments and model photos as thumbnails, uploads (drag and drop), annotation status, publishing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.db import session_scope
+from api.errors import ApiError
+from api.http import read_upload
+from api.models import Category
+from api.services import catalog
+
+from . import auth
+from .web import PREFIX, DashboardRoute, local_path, redirect, render
+
+router = APIRouter(prefix=PREFIX, route_class=DashboardRoute, include_in_schema=False)
+PAGE = 24
+
+Viewer = Annotated[auth.Viewer, Depends(auth.viewer_of())]
+Actor = Annotated[auth.Viewer, Depends(auth.actor_of())]
+
+
+NO_FILTERS = {"category": None, "published": None, "q": "", "photo_q": "", "offset": 0, "photo_offset": 0}
+
+
+def _catalog_page(request: Request, viewer: auth.Viewer, filters: dict, status: int = 200, **forms):
+    state = request.app.state.tryon
+    filters = {**NO_FILTERS, **filters}
+    with session_scope(state.read_sessions) as session:
+        garments, garments_total = catalog.list_garments(
+            session,
+            viewer.key,
+            category=filters.get("category"),
+            status=None,
+            published=filters.get("published"),
+            sku=None,
+            q=filters.get("q") or None,
+            limit=PAGE,
+            offset=filters.get("offset", 0),
+        )
+        photos, photos_total = catalog.list_model_photos(
+            session, status=None, q=filters.get("photo_q") or None, limit=PAGE, offset=filters.get("photo_offset", 0)
+        )
+        rendered = catalog.rendered_categories(session)
+    return render(
+        request,
+        "dashboard/catalog.html",
+        status,
+        viewer=viewer,
+        section="catalog",
+        garments=garments,
+        garments_total=garments_total,
+        photos=photos,
+        photos_total=photos_total,
+        rendered=rendered,
+        categories=list(Category),
+        filters=filters,
+        page_size=PAGE,
+        garment_form=forms.get("garment_form", {}),
+        photo_form=forms.get("photo_form", {}),
+    )
+
+
+@router.get("/catalog")
+def catalog_page(
+    request: Request,
+    viewer: Viewer,
+    category: Category | None = None,
+    published: Annotated[str | None, Query(pattern="^(|true|false)$")] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    photo_q: Annotated[str | None, Query(max_length=200)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    photo_offset: Annotated[int, Query(ge=0)] = 0,
+):
+    filters = {
+        "category": category,
+        "published": {"true": True, "false": False}.get(published or ""),
+        "q": q or "",
+        "photo_q": photo_q or "",
+        "offset": offset,
+        "photo_offset": photo_offset,
+    }
+    return _catalog_page(request, viewer, filters)
+
+
+async def _upload(
+    request: Request, viewer: auth.Viewer, form: str, values: dict, required: dict, uploads: dict, create
+):
+    """Check the form, read its files within the upload limit and call ``create(session, files)`` off the event
+    loop; on an error, show the catalog again with the message and what was typed."""
+    state = request.app.state.tryon
+    try:
+        missing = [label for label, given in required.items() if not given]
+        if missing:
+            raise ApiError(422, "missing_fields", f"Fill in: {', '.join(missing)}.")
+        limit = state.settings.max_upload_bytes
+        files = {
+            field: await read_upload(upload, field, limit) if _has_file(upload) else None
+            for field, upload in uploads.items()
+        }
+
+        def run():
+            with session_scope(state.sessions) as session:
+                return create(session, files)
+
+        created = await run_in_threadpool(run)
+    except ApiError as error:
+        forms = {form: {**values, "error": error.message}}
+        return await run_in_threadpool(_catalog_page, request, viewer, {}, error.status, **forms)
+    return redirect(request, "/catalog", created)
+
+
+@router.post("/garments")
+async def upload_garment(
+    request: Request,
+    viewer: Actor,
+    sku: Annotated[str, Form(max_length=100)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    category: Annotated[str, Form()] = "",
+    published: Annotated[bool, Form()] = False,
+    image: Annotated[UploadFile | None, File()] = None,
+    mask: Annotated[UploadFile | None, File()] = None,
+):
+    state = request.app.state.tryon
+    values = {"sku": sku.strip(), "name": name.strip(), "category": category, "published": published}
+    required = {
+        "SKU": values["sku"],
+        "Name": values["name"],
+        "Category": category in {c.value for c in Category},
+        "Garment image": _has_file(image),
+    }
+
+    def create(session, files) -> str:
+        garment = catalog.create_garment(
+            session,
+            state.storage,
+            state.settings,
+            sku=values["sku"],
+            name=values["name"],
+            category=Category(category),
+            published=published,
+            image_bytes=files["image"],
+            mask_bytes=files["mask"],
+        )
+        return f"Garment {garment.sku} uploaded."
+
+    uploads = {"image": image, "mask": mask}
+    return await _upload(request, viewer, "garment_form", values, required, uploads, create)
+
+
+@router.post("/model-photos")
+async def upload_model_photo(
+    request: Request,
+    viewer: Actor,
+    name: Annotated[str, Form(max_length=200)] = "",
+    image: Annotated[UploadFile | None, File()] = None,
+    pose: Annotated[UploadFile | None, File()] = None,
+    parse: Annotated[UploadFile | None, File()] = None,
+):
+    state = request.app.state.tryon
+    values = {"name": name.strip()}
+    required = {
+        "Name": values["name"],
+        "Photo": _has_file(image),
+        "Pose (JSON)": _has_file(pose),
+        "Parse (PNG)": _has_file(parse),
+    }
+
+    def create(session, files) -> str:
+        photo = catalog.create_model_photo(
+            session,
+            state.storage,
+            state.settings,
+            name=values["name"],
+            image_bytes=files["image"],
+            pose_bytes=files["pose"],
+            parse_bytes=files["parse"],
+        )
+        return f"Model photo {photo.name} uploaded."
+
+    uploads = {"image": image, "pose": pose, "parse": parse}
+    return await _upload(request, viewer, "photo_form", values, required, uploads, create)
+
+
+@router.post("/garments/{garment_id}/publish")
+def publish_garment(
+    request: Request,
+    garment_id: uuid.UUID,
+    viewer: Actor,
+    published: Annotated[bool, Form()] = False,
+    back: Annotated[str, Form(max_length=2000)] = "",
+):
+    with session_scope(request.app.state.tryon.sessions) as session:
+        garment = catalog.get_garment(session, garment_id, viewer.key)
+        catalog.update_garment(session, garment, {"published": published})
+        sku = garment.sku
+    done = f"{sku} is {'published' if published else 'unpublished'}."
+    return redirect(request, local_path(back, "/catalog"), done)
+
+
+def _has_file(upload: UploadFile | None) -> bool:
+    """A file input left empty still sends a part, with no file name."""
+    return upload is not None and bool(upload.filename)
