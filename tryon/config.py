@@ -74,12 +74,36 @@ class OptimConfig:
 
 
 @dataclass
+class ParserConfig:
+    """Human parser (tryon.annotate): a small U-Net over LIP's 20 labels at the working size (config.data)."""
+
+    channels: tuple[int, ...] = (16, 32, 64, 96, 128)  # widths per level; H, W divisible by 2**(levels - 1)
+    dice_weight: float = 0.5  # soft Dice beside cross-entropy, so that small parts (arms, face) count
+    negative_p: float = 0.05  # share of training photos swapped for a person-free one (the garment shot)
+    min_person_fraction: float = 0.01  # fewer person pixels than this share of the photo: no person
+
+
+@dataclass
+class PoseConfig:
+    """Pose estimator (tryon.annotate): COCO-18 heatmaps at 1/heatmap_stride of the working size."""
+
+    channels: tuple[int, ...] = (16, 32, 64, 96, 128)
+    heatmap_stride: int = 4  # a power of two below 2**(levels - 1)
+    sigma: float = 1.5  # Gaussian target radius, in heatmap pixels
+    confidence_threshold: float = 0.2  # heatmap peaks below this are reported missing (0, 0, 0)
+    min_keypoints: int = 4  # fewer confident keypoints than this: no person
+    negative_p: float = 0.05
+
+
+@dataclass
 class TryOnConfig:
     data: DataConfig = field(default_factory=DataConfig)
     representation: RepresentationConfig = field(default_factory=RepresentationConfig)
     warper: WarperConfig = field(default_factory=WarperConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    parser: ParserConfig = field(default_factory=ParserConfig)  # annotator checkpoints only
+    pose: PoseConfig = field(default_factory=PoseConfig)  # annotator checkpoints only
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class TryOnPipeline:
         self.config: TryOnConfig = model.config
         self.size = (self.config.data.height, self.config.data.width)
         self.checkpoint_path: Path | None = None  # set by from_checkpoint
+        self.annotator = None  # tryon.annotate.Annotator for render_photo; loaded on first use when unset
 
     @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str | torch.device = "cpu") -> TryOnPipeline:
@@ -92,6 +93,34 @@ class TryOnPipeline:
         net = self._run_networks(person, keypoints, parse, garment, garment_mask, in_size)
         out = self._assemble(net, person, parse, garment, garment_mask, size)
         return out if return_intermediates else out.image
+
+    def render_photo(
+        self, person, garment, garment_mask=None, keypoints=None, parse=None, size=None, return_intermediates=False
+    ):
+        """:meth:`render` for raw photos: the pose, parse and garment mask not given come from the annotators.
+
+        Args:
+            person: ``(B, 3, H, W)`` in [-1, 1]; garment: ``(B, 3, Hg, Wg)`` in [-1, 1].
+            garment_mask, keypoints, parse: as in :meth:`render`, or None to have them annotated.
+
+        Uses ``self.annotator`` (default: the annotator checkpoints shipped with the package, loaded once
+        on the pipeline's device). Raises ``tryon.annotate.NoPersonError`` for a photo without a person.
+        """
+        annotator = self._annotator()
+        if keypoints is None or parse is None:
+            found_keypoints, found_parse = annotator.annotate_tensors(person)
+            keypoints = found_keypoints if keypoints is None else keypoints
+            parse = found_parse if parse is None else parse
+        if garment_mask is None:
+            garment_mask = annotator.garment_masks(garment)
+        return self.render(person, keypoints, parse, garment, garment_mask, size, return_intermediates)
+
+    def _annotator(self):
+        if self.annotator is None:
+            from tryon.annotate.annotator import Annotator  # the annotators import this module
+
+            self.annotator = Annotator.from_checkpoints(device=self.device)
+        return self.annotator
 
     def _run_networks(self, person, keypoints, parse, garment, garment_mask, in_size) -> dict[str, torch.Tensor]:
         dev = self.device
