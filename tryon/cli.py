@@ -20,6 +20,8 @@ Checkpoint = Annotated[
     Path | None, typer.Option("--checkpoint", help="Checkpoint directory (default: the demo checkpoint).")
 ]
 Device = Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: cuda when available).")]
+ANNOTATOR_STAGES = ("parser", "pose")  # `tryon train` stages trained by tryon.annotate
+ALL_PARTS = "garment,parse,pose,tryon"  # what `tryon eval-annotators` measures by default
 
 
 def fail(message: str) -> None:
@@ -29,7 +31,7 @@ def fail(message: str) -> None:
 
 @app.command()
 def train(
-    stage: Annotated[str, typer.Argument(help="warper or generator")],
+    stage: Annotated[str, typer.Argument(help="warper, generator, or an annotator: parser or pose")],
     data: Annotated[Path, typer.Option(help="ROOT with train_pairs.txt and train/ (VITON or VITON-HD layout).")],
     out: Annotated[Path, typer.Option(help="Run directory: config, log.csv, samples/, checkpoint/.")],
     config: Annotated[Path | None, typer.Option(help="JSON config file (partial is fine).")] = None,
@@ -40,13 +42,20 @@ def train(
     fresh: Annotated[bool, typer.Option(help="Ignore a checkpoint already in OUT instead of resuming.")] = False,
     overrides: Annotated[list[str] | None, typer.Argument(help="section.key=value, e.g. optim.lr=1e-4")] = None,
 ) -> None:
-    """Train the warper, or the generator on the warps of a trained warper."""
+    """Train the warper, the generator on the warps of a trained warper, or the parser or pose annotator."""
     from tryon.config import load_config
     from tryon.train import train as run_training
 
     try:
         resolved = load_config(config, (overrides or []) + ([f"optim.steps={steps}"] if steps else []))
-        checkpoint = run_training(stage, data, out, resolved, warper=warper, device=device, pack=pack, resume=not fresh)
+        if stage in ANNOTATOR_STAGES:
+            from tryon.annotate.train import train_annotator
+
+            checkpoint = train_annotator(stage, data, out, resolved, device=device, pack=pack, resume=not fresh)
+        else:
+            checkpoint = run_training(
+                stage, data, out, resolved, warper=warper, device=device, pack=pack, resume=not fresh
+            )
     except ValueError as error:  # DataError, CheckpointError and config errors are ValueErrors
         fail(str(error))
     typer.echo(f"checkpoint: {checkpoint}")
@@ -117,6 +126,62 @@ def example_inputs(
 
     root = write_synthetic_dataset(out, num_pairs=pairs, size=(256, 192), splits=("val",))
     typer.echo(f"wrote {pairs} model photos and garments under {root / 'val'}")
+
+
+@app.command()
+def annotate(
+    photos: Annotated[list[Path], typer.Argument(help="Person photos (product photos with --garments).")],
+    out: Annotated[Path, typer.Option(help="Output directory: pose/ and image-parse/ in the VITON layout.")],
+    parser: Annotated[Path | None, typer.Option(help="Parser checkpoint (default: the shipped one).")] = None,
+    pose: Annotated[Path | None, typer.Option(help="Pose checkpoint (default: the shipped one).")] = None,
+    garments: Annotated[
+        bool, typer.Option("--garments", help="Product photos on a plain background: write OUT/cloth-mask/ instead.")
+    ] = False,
+    device: Device = None,
+) -> None:
+    """Write OUT/pose/<stem>_keypoints.json (COCO-18) and OUT/image-parse/<stem>.png (LIP) for each photo.
+
+    Every photo is annotated before anything is written: one bad photo leaves OUT as it was.
+    """
+    from tryon.annotate.files import annotate_files
+
+    try:
+        written = annotate_files(photos, out, parser, pose, garments=garments, device=_device(device))
+    except ValueError as error:  # AnnotationError, CheckpointError
+        fail(str(error))
+    typer.echo(f"wrote {len(written)} files under {out}")
+
+
+@app.command("eval-annotators")
+def eval_annotators(
+    data: Annotated[Path, typer.Option(help="A split directory (holding image/, cloth/, ...).")],
+    pairs: Annotated[Path, typer.Option(help="Pairs file, e.g. ROOT/val_pairs.txt.")],
+    out: Annotated[Path, typer.Option(help="Output directory for metrics.json.")],
+    parts: Annotated[str, typer.Option(help="Comma-separated, of: garment, parse, pose, tryon.")] = ALL_PARTS,
+    parser: Annotated[Path | None, typer.Option(help="Parser checkpoint (default: the shipped one).")] = None,
+    pose: Annotated[Path | None, typer.Option(help="Pose checkpoint (default: the shipped one).")] = None,
+    checkpoint: Checkpoint = None,
+    batch_size: int = 8,
+    device: Device = None,
+) -> None:
+    """Garment-mask IoU, parse mIoU and part IoUs, pose PCKh@0.5 and try-on SSIM with annotated input."""
+    from tryon.annotate.evaluate import evaluate_annotators
+
+    chosen = tuple(part.strip() for part in parts.split(",") if part.strip())
+    try:
+        annotator = pipeline = None
+        if set(chosen) & {"parse", "pose", "tryon"}:
+            from tryon.annotate.annotator import Annotator
+
+            annotator = Annotator.from_checkpoints(parser, pose, device=_device(device))
+        if "tryon" in chosen:
+            from tryon.pipeline import TryOnPipeline
+
+            pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=_device(device))
+        report = evaluate_annotators(data, pairs, out, chosen, annotator, pipeline, batch_size=batch_size)
+    except ValueError as error:
+        fail(str(error))
+    typer.echo(json.dumps(report, indent=2))
 
 
 def _parse_size(size: str | None) -> tuple[int, int] | None:
