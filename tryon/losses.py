@@ -79,9 +79,7 @@ def warper_losses(
     }
 
 
-def composition_loss(
-    composition: torch.Tensor, warped_mask: torch.Tensor, target_mask: torch.Tensor
-) -> torch.Tensor:
+def composition_loss(composition: torch.Tensor, warped_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
     """Pull the composition mask toward the part of the warped garment that lies on the real garment.
 
     Without it the generator learns to ignore the warped garment and paint blurry cloth itself.

@@ -15,9 +15,7 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int, channels: int, n_layers: int) -> None:
         super().__init__()
         widths = [in_channels] + [min(channels * 2**i, 256) for i in range(n_layers)]
-        self.layers = nn.ModuleList(
-            down_block(a, b, norm=i > 0) for i, (a, b) in enumerate(zip(widths, widths[1:]))
-        )
+        self.layers = nn.ModuleList(down_block(a, b, norm=i > 0) for i, (a, b) in enumerate(zip(widths, widths[1:])))
         self.layers.append(nn.Conv2d(widths[-1], 1, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -36,9 +34,7 @@ class MultiScaleDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int, channels: int = 32, n_layers: int = 3, scales: int = 2) -> None:
         super().__init__()
-        self.scales = nn.ModuleList(
-            PatchDiscriminator(in_channels, channels, n_layers) for _ in range(scales)
-        )
+        self.scales = nn.ModuleList(PatchDiscriminator(in_channels, channels, n_layers) for _ in range(scales))
 
     def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         outputs = []

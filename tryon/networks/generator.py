@@ -22,8 +22,7 @@ class UNetGenerator(nn.Module):
         self.depth = config.depth
         widths = [min(config.base_channels * 2**i, config.max_channels) for i in range(config.depth)]
         self.encoder = nn.ModuleList(
-            down_block(in_channels if i == 0 else widths[i - 1], widths[i], norm=i > 0)
-            for i in range(config.depth)
+            down_block(in_channels if i == 0 else widths[i - 1], widths[i], norm=i > 0) for i in range(config.depth)
         )
         # Decoder level i upsamples to the resolution of encoder level i - 1 and joins its skip.
         self.decoder = nn.ModuleList()
