@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from api.db import session_scope
 from api.dispatch import enqueue_fanout, enqueue_render
 from api.errors import ApiError
-from api.models import Category, JobStatus, RenderJob
+from api.models import Category, JobStatus, PreviewStatus, RenderJob
 from api.schemas import SIZES, RenderJobIn
-from api.services import jobs
+from api.services import jobs, previews
 
 from . import auth
 from .previews import FORMATS, inputs_of, pickers
@@ -22,6 +22,7 @@ from .web import PREFIX, DashboardRoute, redirect, render
 
 router = APIRouter(prefix=PREFIX, route_class=DashboardRoute, include_in_schema=False)
 PAGE = 20
+SHOWN = 24  # failures and results shown on a job's page
 FINISHED = (JobStatus.succeeded, JobStatus.failed, JobStatus.canceled)
 
 Viewer = Annotated[auth.Viewer, Depends(auth.viewer_of())]
@@ -163,8 +164,24 @@ def job_page(request: Request, job_id: uuid.UUID, viewer: Viewer):
     # Reading a job recounts its previews (as GET /v1/render-jobs/{id} does): a write session.
     with session_scope(request.app.state.tryon.sessions) as session:
         job = jobs.refresh(session, jobs.get_job(session, job_id))
-        failed, failed_total = jobs.failures(session, job.id)
-        garments, photos = inputs_of(session, list(failed))
+        found = {
+            status: previews.list_previews(
+                session,
+                job_id=job.id,
+                status=status,
+                approval=None,
+                model_photo_id=None,
+                garment_id=None,
+                model_version_id=None,
+                size=None,
+                limit=SHOWN,
+                offset=0,
+            )
+            for status in (PreviewStatus.failed, PreviewStatus.succeeded)
+        }
+        failed, failed_total = found[PreviewStatus.failed]
+        done, _ = found[PreviewStatus.succeeded]
+        garments, photos = inputs_of(session, [*failed, *done])
     return render(
         request,
         "dashboard/job.html",
@@ -174,6 +191,7 @@ def job_page(request: Request, job_id: uuid.UUID, viewer: Viewer):
         progress=progress(job),
         failed=failed,
         failed_total=failed_total,
+        done=done,
         garments=garments,
         photos=photos,
     )
@@ -200,4 +218,5 @@ def retry_job(request: Request, job_id: uuid.UUID, _viewer: Actor):
                 enqueue_render(state.celery, preview_id, queue)
     except ApiError as error:
         return redirect(request, f"/jobs/{job_id}", error.message, "error")
-    return redirect(request, f"/jobs/{job_id}", f"Queued {len(again)} failed previews again.")
+    noun = "preview" if len(again) == 1 else "previews"
+    return redirect(request, f"/jobs/{job_id}", f"Queued {len(again)} failed {noun} again.")

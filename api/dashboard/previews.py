@@ -66,6 +66,7 @@ def gallery(
     model_photo_id: str | None = None,
     status: Annotated[str | None, Query(pattern="^(|queued|running|succeeded|failed|canceled)$")] = None,
     approval: Annotated[str | None, Query(pattern="^(|draft|approved|rejected)$")] = None,
+    job_id: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ):
     filters = {
@@ -73,6 +74,7 @@ def gallery(
         "model_photo_id": _uuid_or_none(model_photo_id),
         "status": PreviewStatus(status) if status else None,
         "approval": Approval(approval) if approval else None,
+        "job_id": _uuid_or_none(job_id),
     }
     with session_scope(request.app.state.tryon.read_sessions) as session:
         rows, total = previews.list_previews(

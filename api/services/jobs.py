@@ -139,17 +139,17 @@ def estimate(session: Session, selection: dict, size: str) -> Estimate:
 
 
 def seconds_per_preview(session: Session, size: str) -> float | None:
-    """Recent wall time per preview at ``size`` (from batches at other sizes, scaled by pixels, if none).
+    """Recent render time per preview at ``size`` (from batches at other sizes, scaled by pixels, if none).
 
-    Previews claimed together share ``started_at``: a batch's wall time runs from then to its last
-    ``finished_at``, which counts loading, rendering, encoding and storing, as the job will.
+    Previews rendered together share ``started_at`` and their batch's ``render_ms``, which counts the
+    rendering alone: a worker's one-off start (importing torch, loading the checkpoint) is left out.
     """
     rows = session.execute(
-        select(Preview.size, Preview.started_at, func.max(Preview.finished_at), func.count())
+        select(Preview.size, Preview.started_at, func.max(Preview.render_ms), func.count())
         .where(
             Preview.status == PreviewStatus.succeeded,
             Preview.started_at.is_not(None),
-            Preview.finished_at.is_not(None),
+            Preview.render_ms.is_not(None),
         )
         .group_by(Preview.size, Preview.started_at)
         .order_by(Preview.started_at.desc())
@@ -157,8 +157,8 @@ def seconds_per_preview(session: Session, size: str) -> float | None:
     ).all()
     seconds: dict[str, float] = {}
     counted: dict[str, int] = {}
-    for batch_size, started, finished, count in rows:
-        seconds[batch_size] = seconds.get(batch_size, 0.0) + max((finished - started).total_seconds(), 0.0)
+    for batch_size, _started, render_ms, count in rows:
+        seconds[batch_size] = seconds.get(batch_size, 0.0) + render_ms / 1000
         counted[batch_size] = counted.get(batch_size, 0) + count
     if size in seconds:
         return seconds[size] / counted[size]
@@ -173,13 +173,6 @@ def seconds_per_preview(session: Session, size: str) -> float | None:
 def _pixels(size: str) -> int:
     height, width = previews.parse_size(size)
     return height * width
-
-
-def failures(session: Session, job_id: uuid.UUID, limit: int = 50) -> tuple[Sequence[Preview], int]:
-    """The job's failed previews, latest first, with their count (each carries its error code and message)."""
-    items = select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job_id)
-    query = select(Preview).where(Preview.id.in_(items), Preview.status == PreviewStatus.failed)
-    return catalog._page(session, query, Preview.finished_at, limit, 0)
 
 
 def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: int) -> dict:

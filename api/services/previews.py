@@ -32,6 +32,7 @@ from api.models import (
     PreviewGarment,
     PreviewStatus,
     Queue,
+    RenderJobItem,
     WebhookSubscription,
 )
 from api.services import catalog
@@ -177,6 +178,7 @@ def list_previews(
     size: str | None,
     limit: int,
     offset: int,
+    job_id: uuid.UUID | None = None,
 ):
     query = select(Preview)
     if status is not None:
@@ -193,6 +195,8 @@ def list_previews(
         query = query.where(Preview.model_version_id == model_version_id)
     if size is not None:
         query = query.where(Preview.size == size)
+    if job_id is not None:
+        query = query.where(Preview.id.in_(select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job_id)))
     return catalog._page(session, query, Preview.created_at, limit, offset)
 
 

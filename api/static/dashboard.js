@@ -220,6 +220,12 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // On a phone the upload forms start folded, so that the catalog itself comes first.
+    if (window.matchMedia("(max-width: 640px)").matches) {
+      Array.prototype.forEach.call(document.querySelectorAll("details[data-fold-on-phone]"), function (details) {
+        details.open = false;
+      });
+    }
     updateSelection();
     Array.prototype.forEach.call(document.querySelectorAll("[data-outfit-builder]"), updateOutfitSummary);
   });

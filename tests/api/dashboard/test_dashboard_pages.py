@@ -12,6 +12,7 @@ from PIL import Image
 
 from api.db import session_scope
 from api.images import encode
+from api.services import jobs
 from api.services import previews as svc
 
 ID = str(uuid.uuid4())
@@ -334,6 +335,20 @@ def test_review_shows_count_and_estimate_then_starts_the_job(api, dash):
     assert job["selection"] == {"garment_ids": garments, "model_photo_ids": photos} and job["size"] == "512x384"
     page = board.page(f"/admin/jobs/{job_id}").text
     assert "preparing…" in page and 'hx-trigger="every 1s"' in page
+    with session_scope(api.app.state.tryon.sessions) as session:  # the worker's first fan-out step, run here
+        jobs.fanout_step(session, api.app.state.tryon.celery, uuid.UUID(job_id), 10)
+    gallery = board.page(f"/admin/previews?job_id={job_id}").text
+    assert gallery.count('class="preview-card') == 6 and "Render job" in gallery
+    fanned_out = board.page(f"/admin/jobs/{job_id}").text
+    assert "data-progress-percent>0%<" in fanned_out and "0 of 6" in fanned_out and "Nothing rendered yet" in fanned_out
+    failing = uuid.UUID(re.search(r'data-preview="([^"]+)"', gallery).group(1))
+    with session_scope(api.app.state.tryon.sessions) as session:
+        token, _ = svc.claim_batch(session, failing, 1, 60, 3)
+        svc.fail_attempt(session, failing, token, "input_missing", "the garment was deleted", False, 3)
+    with_failure = board.page(f"/admin/jobs/{job_id}").text
+    assert "input_missing" in with_failure and "the garment was deleted" in with_failure
+    assert board.flash(board.post(f"/admin/jobs/{job_id}/retry")) == "ok: Queued 1 failed preview again."
+    assert api.call("GET", f"/v1/previews/{failing}").json()["status"] == "queued"
     canceled = board.post(f"/admin/jobs/{job_id}/cancel")
     assert board.flash(canceled).startswith("ok: Render job canceled")
     assert board.flash(board.post(f"/admin/jobs/{job_id}/cancel")).startswith("error: render job")
