@@ -10,6 +10,11 @@ Steps, per photo (worked at most ``work_long_side`` pixels long, the mask scaled
 4. the largest connected component is kept (labels, tags and dust are not the garment);
 5. holes are filled: background the border cannot reach is garment (a white print on a dark top).
 
+Measured on VITON's val split (273 garments, vs cloth-mask): mean IoU 0.952, median 0.991. Of the 24
+garments below 0.9, 16 are errors of the reference masks (light garments whose cloth-mask lost most of
+its inside) and 8 are this extractor's: white garments with prints or stripes on the white background,
+where the garment's white runs into the background's, so that part of it is cut away.
+
 Morphology and labelling are separable max-filters on tensors: several times faster on a CPU than a
 3x3 ``max_pool2d`` or kornia's morphology, which matters because the labelling runs them repeatedly.
 """
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from kornia.filters import gaussian_blur2d, sobel
+from kornia.filters import gaussian_blur2d
 from PIL import Image
 
 from tryon.annotate.errors import NoGarmentError
@@ -42,10 +47,6 @@ class GarmentMaskSettings:
     close_size: int = 5
     open_size: int = 3
     min_area: float = 0.005  # a mask smaller than this share of the photo means nothing was found
-    # Holes are filled inside a barrier: the mask, closed by barrier_close, plus edges above barrier_edge, so
-    # that a white print on a white garment is filled although its white reaches the white background.
-    barrier_close: int = 0
-    barrier_edge: float = 0.0  # Sobel magnitude (kornia, on the smoothed grey image); 0 = off
 
 
 def extract_garment_masks(
@@ -68,8 +69,7 @@ def extract_garment_masks(
     scale = min(1.0, settings.work_long_side / max(size))
     work = resize_image(garments.float(), (max(1, round(size[0] * scale)), max(1, round(size[1] * scale))))
     rgb = (work.clamp(-1, 1) + 1) / 2
-    masks = largest_component(foreground(rgb, settings))
-    masks = fill_enclosed(masks, outline_barrier(rgb, masks, settings))
+    masks = fill_holes(largest_component(foreground(rgb, settings)))
     sources = sources or [f"garment photo {i}" for i in range(len(garments))]
     for index, area in enumerate(masks.flatten(1).mean(1).tolist()):
         if area < settings.min_area:
@@ -119,26 +119,6 @@ def foreground(rgb: torch.Tensor, settings: GarmentMaskSettings) -> torch.Tensor
     close, open_ = _odd(settings.close_size * factor), _odd(settings.open_size * factor)
     mask = min_filter(max_filter(mask, close), close)
     return max_filter(min_filter(mask, open_), open_)
-
-
-def outline_barrier(rgb: torch.Tensor, masks: torch.Tensor, settings: GarmentMaskSettings) -> torch.Tensor:
-    """What encloses the garment's holes: the mask, closed, and the strong edges. ``(B, 1, H, W)`` {0, 1}."""
-    factor = rgb.shape[-2] / 256
-    barrier = masks
-    if settings.barrier_close > 0:
-        size = _odd(settings.barrier_close * factor)
-        barrier = min_filter(max_filter(barrier, size), size)
-    if settings.barrier_edge > 0:
-        grey = gaussian_blur2d(rgb.mean(1, keepdim=True), (5, 5), (1.0, 1.0), border_type="replicate")
-        barrier = torch.maximum(barrier, (sobel(grey) > settings.barrier_edge).float())
-    return barrier
-
-
-def fill_enclosed(masks: torch.Tensor, barrier: torch.Tensor) -> torch.Tensor:
-    """``masks`` plus the holes of ``barrier`` (which holds them): the barrier's own extra pixels stay out."""
-    if barrier is masks:
-        return fill_holes(masks)
-    return torch.maximum(masks, fill_holes(barrier) - barrier)
 
 
 def _odd(size: float) -> int:
