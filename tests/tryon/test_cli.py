@@ -67,7 +67,7 @@ def test_render_writes_an_image_at_the_size_asked_for(data, trained, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "pose", "--data", "{data}", "--out", "{tmp}/r"], "unknown stage"),
+        (["train", "nope", "--data", "{data}", "--out", "{tmp}/r"], "unknown stage"),
         (["train", "warper", "--data", "{tmp}/nowhere", "--out", "{tmp}/r"], "missing"),
         (["train", "generator", "--data", "{data}", "--out", "{tmp}/r"], "--warper"),
         (["train", "warper", "--data", "{data}", "--out", "{tmp}/r", "optim.nope=1"], "unknown config key"),
