@@ -179,8 +179,14 @@ def duration(seconds: float | None) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
+def milliseconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{round(value)} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
 def timestamp(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
-TEMPLATES.env.filters.update(ago=ago, duration=duration, timestamp=timestamp)
+TEMPLATES.env.filters.update(ago=ago, duration=duration, milliseconds=milliseconds, timestamp=timestamp)

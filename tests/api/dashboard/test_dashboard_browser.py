@@ -124,8 +124,9 @@ def site(browser, tmp_path_factory):
         url = f"http://127.0.0.1:{port}"
         api = Api(stack.enter_context(httpx.Client(base_url=url, timeout=60)), make_keys(settings))
         register_version(api, checkpoint=str(create_random_checkpoint(tmp / "checkpoint", height=64, width=48)))
-        for seed, sku in enumerate(["TEE-STRIPE", "TEE-CHECK"], start=10):
-            api.garment(sku=sku, image=("g.png", synthetic_uploads(seed, (256, 192))["garment"], "image/png"))
+        for seed, (sku, name) in enumerate([("TEE-STRIPE", "Striped tee"), ("TEE-CHECK", "Checked tee")], start=10):
+            garment = api.garment(sku=sku, image=("g.png", synthetic_uploads(seed, (256, 192))["garment"], "image/png"))
+            api.call("PATCH", f"/v1/garments/{garment['id']}", json={"name": name})
         stack.enter_context(worker_process(settings, tmp / "worker.log"))
         yield Site(url, api.keys, api, tmp / "worker.log")
 
