@@ -80,6 +80,10 @@ def _load_item(session: Session, storage: Storage, preview: Preview):
 
 def render_preview(ctx: WorkerContext, app: Celery, preview_id: str) -> dict:
     """Claim this preview and queued ones like it, render them in one batch, record each result."""
+    # Import torch (via api.rendering) before any transaction opens: the first import takes seconds, and
+    # holding a SQLite write lock through it blocks every other writer.
+    import api.rendering  # noqa: F401
+
     settings = ctx.settings
     lease = settings.task_time_limit + 30
     with session_scope(ctx.sessions) as session:
