@@ -6,7 +6,8 @@ import torch
 
 from tryon.checkpoint import create_random_checkpoint, load_checkpoint, tiny_config
 from tryon.data.synthetic import synthetic_sample, write_synthetic_dataset
-from tryon.train import Trainer, load_optimizer_tensors, optimizer_tensors, train
+from tryon.loop import load_optimizer_tensors, load_training_data, optimizer_tensors
+from tryon.train import Trainer, train
 
 KEYS = ("person", "parse", "keypoints", "garment", "garment_mask")
 
@@ -100,9 +101,9 @@ def test_generator_run_keeps_the_trained_warper(dataset, tmp_path):
 
 
 def test_an_interrupt_saves_a_checkpoint_before_returning(dataset, tmp_path, monkeypatch):
-    import tryon.train as train_module
+    import tryon.loop as loop_module
 
-    class InterruptAfterFirstStep(train_module._InterruptFlag):
+    class InterruptAfterFirstStep(loop_module.InterruptFlag):
         @property
         def flag(self):
             return self.steps_seen()
@@ -113,9 +114,7 @@ def test_an_interrupt_saves_a_checkpoint_before_returning(dataset, tmp_path, mon
 
     trainer = Trainer("warper", small_config(50), tmp_path, torch.device("cpu"))
     InterruptAfterFirstStep.steps_seen = lambda self: trainer.state.step >= 1
-    monkeypatch.setattr(train_module, "_InterruptFlag", InterruptAfterFirstStep)
-    from tryon.train import load_training_data
-
+    monkeypatch.setattr(loop_module, "InterruptFlag", InterruptAfterFirstStep)
     checkpoint = trainer.fit(load_training_data(dataset, trainer.config))
     assert json.loads((checkpoint / "train_state.json").read_text())["step"] == 1
 

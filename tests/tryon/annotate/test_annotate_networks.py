@@ -75,7 +75,7 @@ def overfit(stage: str, steps: int, tmp_path):
     getattr(config, stage).negative_p = 0.0
     trainer = AnnotatorTrainer(stage, config, tmp_path, torch.device("cpu"))
     batch = fixed_batch(3)
-    losses = [float(trainer.step(batch)["total"].detach()) for _ in range(steps)]
+    losses = [float(trainer.train_step(batch)["total"].detach()) for _ in range(steps)]
     trainer.network.eval()
     return trainer, batch, losses
 

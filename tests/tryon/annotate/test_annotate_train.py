@@ -9,7 +9,7 @@ from tryon.annotate.checkpoint import build_network, load_annotator, save_annota
 from tryon.annotate.train import AnnotatorTrainer, train_annotator
 from tryon.checkpoint import CheckpointError
 from tryon.data.synthetic import write_synthetic_dataset
-from tryon.train import load_training_data
+from tryon.loop import load_training_data
 
 from .annotate_support import fixed_batch, tiny_annotator_config
 
@@ -107,7 +107,7 @@ def test_loading_a_missing_or_wrong_checkpoint_says_what_is_wrong(tmp_path):
 def test_ctrl_c_saves_a_checkpoint_and_stops(data, tmp_path):
     config = small_run_config(50)
     trainer = AnnotatorTrainer("parser", config, tmp_path, torch.device("cpu"))
-    step = trainer.step
+    step = trainer.train_step
 
     def step_then_interrupt(batch):
         losses = step(batch)
@@ -115,7 +115,7 @@ def test_ctrl_c_saves_a_checkpoint_and_stops(data, tmp_path):
             signal.raise_signal(signal.SIGINT)
         return losses
 
-    trainer.step = step_then_interrupt
+    trainer.train_step = step_then_interrupt
     checkpoint = trainer.fit(load_training_data(data, config))
     assert trainer.state.step == 2
     assert json.loads((checkpoint / "train_state.json").read_text())["step"] == 2
