@@ -86,31 +86,51 @@ def evaluate(
 @app.command()
 def render(
     person: Annotated[Path, typer.Option(help="Model photo (JPEG, PNG or WebP).")],
-    pose: Annotated[Path, typer.Option(help="OpenPose JSON (COCO-18 or BODY_25).")],
-    parse: Annotated[Path, typer.Option(help="LIP parse PNG at the photo's size.")],
     garment: Annotated[Path, typer.Option(help="In-shop garment photo.")],
     out: Annotated[Path, typer.Option(help="Output image path.")],
-    garment_mask: Annotated[Path | None, typer.Option(help="Garment mask (default: the whole image).")] = None,
+    pose: Annotated[Path | None, typer.Option(help="OpenPose JSON, COCO-18 or BODY_25 (default: estimated).")] = None,
+    parse: Annotated[Path | None, typer.Option(help="LIP parse PNG at the photo's size (default: parsed).")] = None,
+    garment_mask: Annotated[
+        Path | None, typer.Option(help="Garment mask (default: extracted from the plain background).")
+    ] = None,
     size: Annotated[str | None, typer.Option(help="HxW of the result, e.g. 512x384 (default: the photo's).")] = None,
     checkpoint: Checkpoint = None,
     device: Device = None,
 ) -> None:
-    """Render one garment onto one model photo."""
-    from tryon.data.formats import read_keypoints, read_parse_uint8
-    from tryon.pipeline import TryOnPipeline, load_garment_inputs, load_person_inputs, open_rgb, tensor_to_pil
+    """Render one garment onto one model photo; pose, parse and mask not given come from the annotators."""
+    from tryon.pipeline import TryOnPipeline, load_garment_inputs, open_rgb, tensor_to_pil
 
     try:
         requested = _parse_size(size)  # cheap checks first: a typo should not wait for a model to load
         photo = open_rgb(person)
-        person_inputs = load_person_inputs(photo, read_keypoints(pose), read_parse_uint8(parse, "viton").numpy())
+        person_inputs = _person_inputs(photo, pose, parse)
         garment_inputs = load_garment_inputs(open_rgb(garment), open_rgb(garment_mask) if garment_mask else None)
+        if garment_mask is None:
+            garment_inputs["garment_mask"] = None
         pipeline = TryOnPipeline.from_checkpoint(checkpoint, device=_device(device))
-        result = pipeline.render(**person_inputs, **garment_inputs, size=requested)
-    except ValueError as error:
+        result = pipeline.render_photo(**person_inputs, **garment_inputs, size=requested)
+    except ValueError as error:  # NoPersonError and NoGarmentError included
         fail(str(error))
     out.parent.mkdir(parents=True, exist_ok=True)
     tensor_to_pil(result).save(out)
     typer.echo(f"wrote {out}")
+
+
+def _person_inputs(photo, pose: Path | None, parse: Path | None) -> dict:
+    """The photo as a batch, with the keypoints and parse read from files where given (None: annotate)."""
+    import numpy as np
+
+    from tryon.data.formats import read_keypoints, read_parse_uint8
+    from tryon.pipeline import load_person_inputs
+
+    keypoints = read_keypoints(pose) if pose else np.zeros((18, 3), np.float32)
+    labels = read_parse_uint8(parse, "viton").numpy() if parse else np.zeros((photo.height, photo.width), np.uint8)
+    inputs = load_person_inputs(photo, keypoints, labels)  # checks the sizes of what was given
+    return {
+        "person": inputs["person"],
+        "keypoints": inputs["keypoints"] if pose else None,
+        "parse": inputs["parse"] if parse else None,
+    }
 
 
 @app.command("example-inputs")

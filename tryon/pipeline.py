@@ -106,13 +106,12 @@ class TryOnPipeline:
         Uses ``self.annotator`` (default: the annotator checkpoints shipped with the package, loaded once
         on the pipeline's device). Raises ``tryon.annotate.NoPersonError`` for a photo without a person.
         """
-        annotator = self._annotator()
         if keypoints is None or parse is None:
-            found_keypoints, found_parse = annotator.annotate_tensors(person)
+            found_keypoints, found_parse = self._annotator().annotate_tensors(person)
             keypoints = found_keypoints if keypoints is None else keypoints
             parse = found_parse if parse is None else parse
         if garment_mask is None:
-            garment_mask = annotator.garment_masks(garment)
+            garment_mask = self._annotator().garment_masks(garment)
         return self.render(person, keypoints, parse, garment, garment_mask, size, return_intermediates)
 
     def _annotator(self):

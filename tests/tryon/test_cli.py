@@ -107,3 +107,33 @@ def test_example_inputs_are_a_readable_dataset(tmp_path):
 
     dataset = TryOnDataset(tmp_path / "val", tmp_path / "val_pairs.txt", size=(256, 192), check=True)
     assert len(dataset) == 2 and dataset[0]["person"].shape == (3, 256, 192)
+
+
+def _tiny_annotators(root, min_person_fraction: float):
+    """Random tiny parser and pose checkpoints; their person check passes (0) or never does (> 1)."""
+    from tryon.annotate.checkpoint import build_network, save_annotator
+
+    from .annotate.annotate_support import tiny_annotator_config
+
+    config = tiny_annotator_config()
+    config.parser.min_person_fraction, config.pose.min_keypoints = min_person_fraction, 0
+    return {kind: save_annotator(build_network(kind, config), root / kind) for kind in ("parser", "pose")}
+
+
+@pytest.mark.parametrize(("min_person_fraction", "exit_code"), [(0.0, 0), (1.5, 2)])
+def test_render_annotates_a_raw_photo_when_pose_parse_and_mask_are_left_out(
+    data, trained, tmp_path, monkeypatch, min_person_fraction, exit_code
+):
+    import tryon.annotate.checkpoint as annotator_checkpoints
+
+    checkpoints = _tiny_annotators(tmp_path, min_person_fraction)
+    monkeypatch.setattr(annotator_checkpoints, "DEFAULT_CHECKPOINTS", checkpoints)
+    split = data / "val"
+    person, garment = sorted((split / "image").iterdir())[0], sorted((split / "cloth").iterdir())[1]
+    out = tmp_path / "out.png"
+    result = invoke("render", "--person", person, "--garment", garment, "--out", out, "--checkpoint", trained)
+    assert result.exit_code == exit_code, result.output
+    if exit_code == 0:
+        assert Image.open(out).size == Image.open(person).size
+    else:
+        assert result.output.strip().count("\n") == 0 and "no person found" in result.output and not out.exists()
