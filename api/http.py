@@ -1,15 +1,54 @@
-"""Shared HTTP helpers: reading uploads within the byte limit, serving blobs with strong ETags."""
+"""Shared HTTP helpers: reading uploads within the byte limit, serving blobs with strong ETags, `Prefer: wait`."""
 
 from __future__ import annotations
 
-from fastapi import Response, UploadFile
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from fastapi import Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import AppState
 from api.errors import ApiError
 from api.images import MEDIA_TYPES
+from api.models import AssetStatus, Garment, ModelPhoto
+from api.services import annotation
 from api.storage import Storage, StorageError
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 LIMIT_QUERY = {"ge": 1, "le": 200}
+_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+(?:\.\d+)?)")
+T = TypeVar("T")
+
+
+def prefer_wait(prefer: str | None, limit: float) -> float:
+    """Seconds asked for by ``Prefer: wait=N`` (RFC 7240), at most ``limit``; 0 without it."""
+    match = _WAIT.search(prefer or "")
+    return min(float(match.group(1)), limit) if match else 0.0
+
+
+async def poll(check: Callable[[], T | None], seconds: float, interval: float = 0.05) -> T | None:
+    """Call ``check`` (blocking: it runs in a thread) until it answers something or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+        found = await run_in_threadpool(check)
+        if found is not None:
+            return found
+    return None
+
+
+async def settled(state: AppState, asset: Garment | ModelPhoto, prefer: str | None) -> Garment | ModelPhoto:
+    """An uploaded ``asset`` re-read once ready or failed, if the client asked to wait and it is annotating."""
+    seconds = prefer_wait(prefer, state.settings.max_wait_seconds)
+    if asset.status != AssetStatus.annotating or seconds <= 0:
+        return asset
+    kind = annotation.kind_of(asset)
+    later = await poll(lambda: annotation.settled(state.read_sessions, kind, asset.id), seconds)
+    return later or asset
 
 
 async def read_upload(upload: UploadFile | None, field: str, max_bytes: int) -> bytes | None:

@@ -94,13 +94,6 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def derive_garment_mask(image: Image.Image, threshold: int = 240) -> Image.Image:
-    """Until the annotators exist: the garment is every pixel that is not near-white (catalog shots)."""
-    rgb = np.asarray(to_rgb(image))
-    mask = (rgb < threshold).any(axis=2)
-    return Image.fromarray((mask * 255).astype(np.uint8), mode="L")
-
-
 def binary_mask(image: Image.Image, size: tuple[int, int], field: str) -> Image.Image:
     """An uploaded mask as L 0/255, the same size (W, H) as its image."""
     if image.size != size:

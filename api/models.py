@@ -26,11 +26,22 @@ class Category(enum.StrEnum):
 
 
 class AssetStatus(enum.StrEnum):
-    """Of a garment or model photo; ``annotating`` is for the annotator workers to come."""
+    """Of a garment or model photo: ``annotating`` until a worker has derived its mask, or pose and parse."""
 
     annotating = "annotating"
     ready = "ready"
     failed = "failed"
+
+
+class StatusReason(enum.StrEnum):
+    """Why an asset's annotation failed (stored as a plain string: a new code needs no migration)."""
+
+    no_person = "no_person"
+    no_garment = "no_garment"
+    unreadable_image = "unreadable_image"
+    annotator_unavailable = "annotator_unavailable"
+    annotation_failed = "annotation_failed"
+    too_many_attempts = "too_many_attempts"
 
 
 class PreviewStatus(enum.StrEnum):
@@ -98,7 +109,21 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class Garment(Base):
+class Annotation:
+    """Columns of an asset that a worker annotates (a garment's mask, a photo's pose and parse).
+
+    Like a preview's render, an annotation is claimed with a lease: a redelivered message finds the lease
+    held (or the asset no longer annotating) and does nothing; recovery re-queues an expired lease.
+    """
+
+    status_reason: Mapped[str | None] = mapped_column(String(64))  # a StatusReason, once failed
+    status_message: Mapped[str | None] = mapped_column(Text)
+    annotation_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    annotation_enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    annotation_lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Garment(Annotation, Base):
     __tablename__ = "garments"
 
     id: Mapped[uuid.UUID] = _uuid()
@@ -107,16 +132,18 @@ class Garment(Base):
     category: Mapped[Category] = mapped_column(_enum(Category, "category"), index=True)
     image_key: Mapped[str] = mapped_column(String(200))
     mask_key: Mapped[str | None] = mapped_column(String(200))
-    mask_derived: Mapped[bool] = mapped_column(Boolean, default=False)  # no mask uploaded: one was derived
+    mask_derived: Mapped[bool] = mapped_column(Boolean, default=False)  # no mask uploaded: a worker derives it
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
-    status: Mapped[AssetStatus] = mapped_column(_enum(AssetStatus, "garment_status"), default=AssetStatus.ready)
+    status: Mapped[AssetStatus] = mapped_column(
+        _enum(AssetStatus, "garment_status"), default=AssetStatus.ready, index=True
+    )
     published: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _updated()
 
 
-class ModelPhoto(Base):
+class ModelPhoto(Annotation, Base):
     __tablename__ = "model_photos"
 
     id: Mapped[uuid.UUID] = _uuid()
@@ -126,7 +153,9 @@ class ModelPhoto(Base):
     height: Mapped[int] = mapped_column(Integer)
     keypoints: Mapped[list[list[float]] | None] = mapped_column(JSON)  # COCO-18 (18, 3) in image pixels
     parse_key: Mapped[str | None] = mapped_column(String(200))  # PNG of LIP labels, same size as the image
-    status: Mapped[AssetStatus] = mapped_column(_enum(AssetStatus, "photo_status"), default=AssetStatus.ready)
+    status: Mapped[AssetStatus] = mapped_column(
+        _enum(AssetStatus, "photo_status"), default=AssetStatus.ready, index=True
+    )
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _updated()
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from api.models import Approval, AssetStatus, Category, JobStatus, PreviewStatus, Role
+from api.models import Approval, AssetStatus, Category, JobStatus, PreviewStatus, Role, StatusReason
 
 SIZES = ("256x192", "512x384", "1024x768")
 Size = Literal["256x192", "512x384", "1024x768"]
@@ -27,12 +27,22 @@ class ORM(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class GarmentOut(ORM):
+class AssetOut(ORM):
+    """What garments and model photos share: their annotation status, and why it failed."""
+
+    status: AssetStatus = Field(
+        description="`annotating` until a worker has derived what was not uploaded (a garment's mask, a photo's "
+        "pose and parse); then `ready`, or `failed` with `status_reason` and `status_message`."
+    )
+    status_reason: StatusReason | None = Field(None, description="Why the annotation failed (a stable code).")
+    status_message: str | None = Field(None, description="The annotator's explanation, for people.")
+
+
+class GarmentOut(AssetOut):
     id: uuid.UUID
     sku: str
     name: str
     category: Category
-    status: AssetStatus
     published: bool
     width: int
     height: int
@@ -51,10 +61,9 @@ class GarmentUpdate(BaseModel):
     published: bool | None = None
 
 
-class ModelPhotoOut(ORM):
+class ModelPhotoOut(AssetOut):
     id: uuid.UUID
     name: str
-    status: AssetStatus
     width: int
     height: int
     keypoints: list[list[float]] | None

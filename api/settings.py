@@ -32,11 +32,18 @@ class Settings(BaseSettings):
     max_wait_seconds: float = Field(30.0, description="Upper bound of `Prefer: wait=N`.")
 
     device: str = Field("cpu", description="Torch device of the workers (cpu, cuda, cuda:1...).")
+    parser_checkpoint: Path | None = Field(
+        None, description="Human parser checkpoint of the annotating workers; default: the one shipped."
+    )
+    pose_checkpoint: Path | None = Field(
+        None, description="Pose checkpoint of the annotating workers; default: the one shipped."
+    )
+    annotator_device: str = Field("", description="Torch device of the annotators; default: `device`.")
     batch_size: int = Field(8, description="Most previews of one size rendered together.")
-    max_attempts: int = Field(3, description="Render attempts before a preview fails for good.")
+    max_attempts: int = Field(3, description="Render (or annotation) attempts before a preview (or asset) fails.")
     task_soft_time_limit: int = Field(120, description="Seconds before a render task is asked to stop.")
     task_time_limit: int = Field(150, description="Seconds before a render task is killed.")
-    recovery_interval: float = Field(30.0, description="Seconds between two sweeps for orphaned previews.")
+    recovery_interval: float = Field(30.0, description="Seconds between two sweeps for orphaned work.")
     fanout_chunk_size: int = Field(500, description="Previews created per fan-out step of a render job.")
     thumbnail_height: int = Field(128, description="Height of the stored preview thumbnail.")
     webhook_max_attempts: int = Field(6, description="Deliveries tried per webhook event.")

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import images
 from api.db import make_engine, make_session_factory, session_scope, utcnow
-from api.dispatch import enqueue_render
-from api.models import Garment, ModelPhoto, ModelVersion, Preview, PreviewStatus, Queue
-from api.services import jobs, previews, webhooks
+from api.dispatch import enqueue_annotation, enqueue_render
+from api.models import Garment, ModelPhoto, ModelVersion, Preview, PreviewStatus, Queue, StatusReason
+from api.services import annotation, jobs, previews, webhooks
 from api.settings import Settings
 from api.storage import Storage, StorageError, make_storage
 
@@ -85,7 +85,7 @@ def render_preview(ctx: WorkerContext, app: Celery, preview_id: str) -> dict:
     import api.rendering  # noqa: F401
 
     settings = ctx.settings
-    lease = settings.task_time_limit + 30
+    lease = lease_seconds(settings)
     with session_scope(ctx.sessions) as session:
         token, claimed = previews.claim_batch(
             session, uuid.UUID(preview_id), settings.batch_size, lease, settings.max_attempts
@@ -175,6 +175,97 @@ def _after_finish(ctx: WorkerContext, app: Celery, preview_ids: list[uuid.UUID])
         webhooks.enqueue(app, event_id)
 
 
+class AnnotationFailure(Exception):
+    """An asset the annotators cannot use: ``reason`` is stored as its status_reason, ``message`` beside it."""
+
+    def __init__(self, reason: StatusReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def annotate_asset(ctx: WorkerContext, kind: str, asset_id: str) -> dict:
+    """Claim an annotating garment or model photo, annotate it, record the result or why it failed.
+
+    Does nothing for an asset that is not annotating (a redelivered message) or held by a live attempt.
+    """
+    import api.annotating  # noqa: F401  (torch before any transaction: see render_preview)
+
+    settings, ident = ctx.settings, uuid.UUID(asset_id)
+    with session_scope(ctx.sessions) as session:
+        image_key = annotation.claim(session, kind, ident, lease_seconds(settings), settings.max_attempts)
+    if image_key is None:
+        return {"annotated": False}
+    try:
+        results = ANNOTATE[kind](ctx, image_key, f"{annotation.NAMES[kind]} {asset_id}")
+    except AnnotationFailure as failure:
+        with session_scope(ctx.sessions) as session:
+            annotation.fail(session, kind, ident, failure.reason, failure.message)
+        return {"annotated": False, "reason": failure.reason.value}
+    with session_scope(ctx.sessions) as session:
+        return {"annotated": annotation.finish(session, kind, ident, results)}
+
+
+def lease_seconds(settings: Settings) -> float:
+    return settings.task_time_limit + 30
+
+
+def _annotate_photo(ctx: WorkerContext, image_key: str, source: str) -> dict:
+    """A stored photo -> ``keypoints`` (18, 3) and ``parse_key`` (a PNG of LIP labels of its size)."""
+    from api.annotating import annotate_person, annotator_for
+
+    settings = ctx.settings
+    try:
+        annotator = annotator_for(
+            settings.parser_checkpoint,
+            settings.pose_checkpoint,
+            settings.annotator_device or settings.device,
+            settings.max_image_pixels,
+        )
+    except (ValueError, OSError) as error:  # CheckpointError is a ValueError: missing or broken weights
+        raise AnnotationFailure(StatusReason.annotator_unavailable, str(error)) from error
+    keypoints, parse = _run_annotator(annotate_person, annotator, _stored_photo(ctx, image_key), source)
+    return {"keypoints": keypoints, "parse_key": ctx.storage.put(images.encode(parse, "png"), "png")}
+
+
+def _annotate_garment(ctx: WorkerContext, image_key: str, source: str) -> dict:
+    """A stored product photo -> ``mask_key`` (a PNG, 255 = garment, of its size)."""
+    from api.annotating import garment_mask
+
+    photo = _stored_photo(ctx, image_key)
+    mask = _run_annotator(garment_mask, photo, source, ctx.settings.max_image_pixels)
+    return {"mask_key": ctx.storage.put(images.encode(mask, "png"), "png")}
+
+
+ANNOTATE = {"model_photo": _annotate_photo, "garment": _annotate_garment}
+
+
+def _stored_photo(ctx: WorkerContext, image_key: str):
+    from api.annotating import open_rgb
+
+    try:
+        return open_rgb(ctx.storage.get(image_key))
+    except (StorageError, OSError) as error:  # a missing blob, or one that no longer decodes
+        raise AnnotationFailure(StatusReason.unreadable_image, str(error)) from error
+
+
+def _run_annotator(function, *args):
+    """``function(*args)``, its errors turned into AnnotationFailure with a reason."""
+    from tryon.annotate.errors import AnnotationError, NoGarmentError, NoPersonError
+
+    try:
+        return function(*args)
+    except NoPersonError as error:
+        raise AnnotationFailure(StatusReason.no_person, error.problem) from error
+    except NoGarmentError as error:
+        raise AnnotationFailure(StatusReason.no_garment, error.problem) from error
+    except AnnotationError as error:  # empty or too large
+        raise AnnotationFailure(StatusReason.unreadable_image, error.problem) from error
+    except Exception as error:  # a bug or a resource limit: record it rather than leave the asset annotating
+        log.exception("annotation failed")
+        raise AnnotationFailure(StatusReason.annotation_failed, f"{type(error).__name__}: {error}") from error
+
+
 def fanout_render_job(ctx: WorkerContext, app: Celery, job_id: str) -> dict:
     with session_scope(ctx.sessions) as session:
         return jobs.fanout_step(session, app, uuid.UUID(job_id), ctx.settings.fanout_chunk_size)
@@ -192,35 +283,36 @@ def broker_queue_sizes(app: Celery) -> dict[str, int | None]:
         for queue in Queue:
             try:
                 sizes[queue.value] = channel.queue_declare(queue=queue.value, passive=True).message_count
-            except Exception:
-                sizes[queue.value] = None
+            except Exception as error:
+                # A queue that does not exist holds no message: Redis drops an emptied queue's key entirely.
+                sizes[queue.value] = 0 if "NOT_FOUND" in str(error) else None
     return sizes
 
 
 def recover_orphans(ctx: WorkerContext, app: Celery, at_start: bool = False) -> int:
-    """Re-queue previews that no live task will finish; returns how many (idempotent: a duplicate
-    message finds nothing to claim)."""
+    """Re-queue previews and annotations that no live task will finish; returns how many (idempotent: a
+    duplicate message finds nothing to claim)."""
     now = utcnow()
     sizes = broker_queue_sizes(app)
     idle = [Queue(name) for name, size in sizes.items() if size == 0]
-    grace = 0 if at_start else 5
+    before = now - _seconds(0 if at_start else 5)
+    started = app.tryon_started_at if ctx.settings.sole_worker else None
     with session_scope(ctx.sessions) as session:
-        found = previews.orphans(
-            session,
-            now,
-            idle,
-            queued_before=now - _seconds(grace),
-            running_before=app.tryon_started_at if ctx.settings.sole_worker else None,
-        )
+        found = previews.orphans(session, now, idle, queued_before=before, running_before=started)
         requeued = [(p.id, p.queue) for p in found if previews.requeue(session, p, now)]
+        assets = annotation.requeue_orphans(
+            session, now, Queue.interactive in idle, before, lease_seconds(ctx.settings), started
+        )
         jobs_to_resume = jobs.stalled_fanouts(session, now)
     for pid, queue in requeued:
         enqueue_render(app, pid, queue)
+    for kind, asset_id in assets:
+        enqueue_annotation(app, kind, asset_id)
     for job_id in jobs_to_resume:
         jobs.resume_fanout(app, job_id)
-    if requeued:
-        log.warning("re-queued %d orphaned previews", len(requeued))
-    return len(requeued)
+    if requeued or assets:
+        log.warning("re-queued %d orphaned previews and %d annotations", len(requeued), len(assets))
+    return len(requeued) + len(assets)
 
 
 def _seconds(value: float):

@@ -15,7 +15,7 @@ from kombu import Exchange
 from kombu import Queue as KombuQueue
 
 from api.db import utcnow
-from api.dispatch import FANOUT_TASK, RENDER_TASK, WEBHOOK_TASK
+from api.dispatch import ANNOTATE_GARMENT_TASK, ANNOTATE_PHOTO_TASK, FANOUT_TASK, RENDER_TASK, WEBHOOK_TASK
 from api.models import Queue
 from api.settings import Settings, get_settings
 
@@ -60,7 +60,12 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=Queue.interactive.value,
         task_default_exchange=Queue.interactive.value,
         task_default_routing_key=Queue.interactive.value,
-        task_routes={FANOUT_TASK: {"queue": Queue.bulk.value}, WEBHOOK_TASK: {"queue": Queue.interactive.value}},
+        task_routes={
+            FANOUT_TASK: {"queue": Queue.bulk.value},
+            WEBHOOK_TASK: {"queue": Queue.interactive.value},
+            ANNOTATE_PHOTO_TASK: {"queue": Queue.interactive.value},
+            ANNOTATE_GARMENT_TASK: {"queue": Queue.interactive.value},
+        },
         broker_transport_options=_transport_options(settings),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
@@ -88,9 +93,17 @@ def _register_tasks(app: Celery) -> None:
     def deliver_webhook(self, event_id: str) -> dict:
         return tasks.deliver_webhook(tasks.context(self.app), self.app, event_id)
 
+    @app.task(name=ANNOTATE_PHOTO_TASK, bind=True)
+    def annotate_model_photo(self, photo_id: str) -> dict:
+        return tasks.annotate_asset(tasks.context(self.app), "model_photo", photo_id)
+
+    @app.task(name=ANNOTATE_GARMENT_TASK, bind=True)
+    def annotate_garment(self, garment_id: str) -> dict:
+        return tasks.annotate_asset(tasks.context(self.app), "garment", garment_id)
+
 
 def _connect_recovery(app: Celery) -> None:
-    """At worker start, and then every ``recovery_interval`` seconds, re-queue orphaned previews."""
+    """At worker start, and then every ``recovery_interval`` seconds, re-queue orphaned previews and annotations."""
     stop = threading.Event()
 
     def _loop() -> None:

@@ -11,8 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from api.db import session_scope
 from api.errors import ApiError
 from api.http import read_upload
-from api.models import Category
-from api.services import catalog
+from api.models import AssetStatus, Category, Garment, ModelPhoto
+from api.services import annotation, catalog
 
 from . import auth
 from .web import PREFIX, DashboardRoute, local_path, redirect, render
@@ -90,8 +90,9 @@ def catalog_page(
 async def _upload(
     request: Request, viewer: auth.Viewer, form: str, values: dict, required: dict, uploads: dict, create
 ):
-    """Check the form, read its files within the upload limit and call ``create(session, files)`` off the event
-    loop; on an error, show the catalog again with the message and what was typed."""
+    """Check the form, read its files within the upload limit and call ``create(session, files)`` (which
+    returns the new asset) off the event loop; once committed, an asset without its annotations goes to the
+    workers. On an error, show the catalog again with the message and what was typed."""
     state = request.app.state.tryon
     try:
         missing = [label for label, given in required.items() if not given]
@@ -107,11 +108,19 @@ async def _upload(
             with session_scope(state.sessions) as session:
                 return create(session, files)
 
-        created = await run_in_threadpool(run)
+        asset = await run_in_threadpool(run)
     except ApiError as error:
         forms = {form: {**values, "error": error.message}}
         return await run_in_threadpool(_catalog_page, request, viewer, {}, error.status, **forms)
-    return redirect(request, "/catalog", created)
+    annotation.enqueue_if_annotating(state.celery, asset)
+    return redirect(request, "/catalog", _uploaded(asset))
+
+
+def _uploaded(asset) -> str:
+    what = f"Garment {asset.sku}" if isinstance(asset, Garment) else f"Model photo {asset.name}"
+    if asset.status != AssetStatus.annotating:
+        return f"{what} uploaded."
+    return f"{what} uploaded. A worker is annotating it: its status below turns ready (or failed, with the reason)."
 
 
 @router.post("/garments")
@@ -134,8 +143,8 @@ async def upload_garment(
         "Garment image": _has_file(image),
     }
 
-    def create(session, files) -> str:
-        garment = catalog.create_garment(
+    def create(session, files) -> Garment:
+        return catalog.create_garment(
             session,
             state.storage,
             state.settings,
@@ -146,7 +155,6 @@ async def upload_garment(
             image_bytes=files["image"],
             mask_bytes=files["mask"],
         )
-        return f"Garment {garment.sku} uploaded."
 
     uploads = {"image": image, "mask": mask}
     return await _upload(request, viewer, "garment_form", values, required, uploads, create)
@@ -163,15 +171,10 @@ async def upload_model_photo(
 ):
     state = request.app.state.tryon
     values = {"name": name.strip()}
-    required = {
-        "Name": values["name"],
-        "Photo": _has_file(image),
-        "Pose (JSON)": _has_file(pose),
-        "Parse (PNG)": _has_file(parse),
-    }
+    required = {"Name": values["name"], "Photo": _has_file(image)}
 
-    def create(session, files) -> str:
-        photo = catalog.create_model_photo(
+    def create(session, files) -> ModelPhoto:
+        return catalog.create_model_photo(
             session,
             state.storage,
             state.settings,
@@ -180,7 +183,6 @@ async def upload_model_photo(
             pose_bytes=files["pose"],
             parse_bytes=files["parse"],
         )
-        return f"Model photo {photo.name} uploaded."
 
     uploads = {"image": image, "pose": pose, "parse": parse}
     return await _upload(request, viewer, "photo_form", values, required, uploads, create)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 
 from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.errors import error_responses
-from api.http import IMAGE_RESPONSES, blob_response, read_upload
+from api.http import IMAGE_RESPONSES, blob_response, read_upload, settled
 from api.models import AssetStatus, Category, Garment
 from api.schemas import GarmentOut, GarmentUpdate, Page
-from api.services import catalog
+from api.services import annotation, catalog
 
 router = APIRouter(prefix="/v1/garments", tags=["garments"])
 
@@ -28,14 +28,24 @@ def garment_out(garment: Garment) -> GarmentOut:
     )
 
 
+UPLOAD_DESCRIPTION = """Multipart: `image` (JPEG, PNG or WebP) and an optional `mask` (same size; white = garment).
+
+With a mask the garment is `ready` at once. Without one it is `annotating`: a worker extracts the mask
+(product shots on a plain background; `mask_derived` is true) and the garment becomes `ready`, or `failed`
+with a `status_reason` (`no_garment` when nothing stands out from the background, `unreadable_image`, ...)
+and a `status_message`.
+
+`Prefer: wait=N` waits up to N seconds (at most `TRYON_MAX_WAIT_SECONDS`) for the mask and answers with the
+garment as it then is: 201 either way, since the upload itself succeeded."""
+
+
 @router.post(
     "",
     status_code=201,
     response_model=GarmentOut,
     responses=error_responses(401, 403, 409, 413, 415, 422, 429),
     summary="Upload a garment",
-    description="Multipart: `image` (JPEG, PNG or WebP) and an optional `mask` (same size; white = garment). "
-    "Without a mask one is derived: every pixel that is not near-white (catalog shots on white).",
+    description=UPLOAD_DESCRIPTION,
 )
 async def create_garment(
     state: StateDep,
@@ -48,6 +58,7 @@ async def create_garment(
     image: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
     mask: Annotated[UploadFile | None, File(description="Optional mask, white = garment")] = None,
     published: Annotated[bool, Form()] = False,
+    prefer: Annotated[str | None, Header(description="`wait=N`: wait up to N seconds for the mask.")] = None,
 ) -> GarmentOut:
     limit = state.settings.max_upload_bytes
     garment = catalog.create_garment(
@@ -61,7 +72,9 @@ async def create_garment(
         image_bytes=await read_upload(image, "image", limit),
         mask_bytes=await read_upload(mask, "mask", limit),
     )
-    return garment_out(garment)
+    session.commit()  # before the worker looks for it
+    annotation.enqueue_if_annotating(state.celery, garment)
+    return garment_out(await settled(state, garment, prefer))
 
 
 @router.get("", response_model=Page[GarmentOut], responses=error_responses(401, 403, 422, 429))

@@ -1,4 +1,4 @@
-"""Model photos: multipart upload (image, pose JSON, parse PNG), list, get, update, delete, images."""
+"""Model photos: multipart upload (image, optional pose JSON and parse PNG), list, get, update, delete, images."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 
 from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.errors import error_responses
-from api.http import IMAGE_RESPONSES, blob_response, read_upload
+from api.http import IMAGE_RESPONSES, blob_response, read_upload, settled
 from api.models import AssetStatus, ModelPhoto
 from api.schemas import ModelPhotoOut, ModelPhotoUpdate, Page
-from api.services import catalog
+from api.services import annotation, catalog
 
 router = APIRouter(prefix="/v1/model-photos", tags=["model photos"])
 
@@ -28,15 +28,26 @@ def photo_out(photo: ModelPhoto) -> ModelPhotoOut:
     )
 
 
+UPLOAD_DESCRIPTION = """Multipart: `image` (JPEG, PNG or WebP) and, optionally, its annotations: `pose` (OpenPose
+JSON, COCO-18 or BODY_25, in pixels of the image as displayed, i.e. after EXIF orientation) and `parse`
+(PNG of LIP labels 0..19, same size), both or neither (one alone is 422 `annotations_incomplete`).
+
+With both, the photo is checked and `ready` at once. Without them it is `annotating`: a worker derives the
+pose and the parse, and the photo becomes `ready`, or `failed` with a `status_reason` (`no_person`,
+`unreadable_image`, `annotator_unavailable`, ...) and the annotator's `status_message`.
+
+`Prefer: wait=N` waits up to N seconds (at most `TRYON_MAX_WAIT_SECONDS`) for the annotation and answers with
+the photo as it then is. The answer is 201 either way: the upload succeeded even when the annotation failed
+(`status` says so), and the failed photo stays in the catalog until deleted."""
+
+
 @router.post(
     "",
     status_code=201,
     response_model=ModelPhotoOut,
     responses=error_responses(401, 403, 413, 415, 422, 429),
     summary="Upload a model photo",
-    description="Multipart: `image` (JPEG, PNG or WebP), `pose` (OpenPose JSON, COCO-18 or BODY_25, in "
-    "pixels of the image as displayed, i.e. after EXIF orientation) and `parse` (PNG of LIP labels 0..19, "
-    "same size). Until the annotators exist, pose and parse are required.",
+    description=UPLOAD_DESCRIPTION,
 )
 async def create_model_photo(
     state: StateDep,
@@ -45,8 +56,11 @@ async def create_model_photo(
     _key: Merchandiser,
     name: Annotated[str, Form(min_length=1, max_length=200, examples=["Studio A, pose 1"])],
     image: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
-    pose: Annotated[UploadFile, File(description='OpenPose JSON: {"people": [{"pose_keypoints_2d": [...]}]}')],
-    parse: Annotated[UploadFile, File(description="PNG label map (LIP labels)")],
+    pose: Annotated[
+        UploadFile | None, File(description='Optional OpenPose JSON: {"people": [{"pose_keypoints_2d": [...]}]}')
+    ] = None,
+    parse: Annotated[UploadFile | None, File(description="Optional PNG label map (LIP labels)")] = None,
+    prefer: Annotated[str | None, Header(description="`wait=N`: wait up to N seconds for the annotation.")] = None,
 ) -> ModelPhotoOut:
     limit = state.settings.max_upload_bytes
     photo = catalog.create_model_photo(
@@ -58,7 +72,9 @@ async def create_model_photo(
         pose_bytes=await read_upload(pose, "pose", limit),
         parse_bytes=await read_upload(parse, "parse", limit),
     )
-    return photo_out(photo)
+    session.commit()  # before the worker looks for it
+    annotation.enqueue_if_annotating(state.celery, photo)
+    return photo_out(await settled(state, photo, prefer))
 
 
 @router.get("", response_model=Page[ModelPhotoOut], responses=error_responses(401, 403, 422, 429))

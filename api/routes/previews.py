@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Annotated, Literal
@@ -13,7 +12,7 @@ from fastapi.responses import JSONResponse
 from api.deps import AppState, Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.dispatch import enqueue_render
 from api.errors import ApiError, error_responses
-from api.http import IMAGE_RESPONSES, blob_response
+from api.http import IMAGE_RESPONSES, blob_response, prefer_wait
 from api.models import ApiKey, Approval, PreviewStatus, Queue
 from api.schemas import BulkApproval, Decision, Page, PreviewIn, PreviewOut
 from api.services import idempotency, previews, webhooks
@@ -41,12 +40,6 @@ _EXAMPLE = {
     "finished_at": "2026-11-24T10:00:00.400000+00:00",
     "render_ms": 340,
 }
-_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+(?:\.\d+)?)")
-
-
-def _prefer_wait(prefer: str | None, limit: float) -> float:
-    match = _WAIT.search(prefer or "")
-    return min(float(match.group(1)), limit) if match else 0.0
 
 
 def _request_preview(state: AppState, session, key: ApiKey, body: PreviewIn) -> tuple[int, dict]:
@@ -139,7 +132,7 @@ def create_preview(
             record = idempotency.store(session, key.id, idempotency_key, digest, status, payload)
             status, payload = record.status_code, record.body
             session.commit()
-    wait = _prefer_wait(prefer, state.settings.max_wait_seconds)
+    wait = prefer_wait(prefer, state.settings.max_wait_seconds)
     if status == 202 and wait > 0:
         finished = _wait_for(state, uuid.UUID(payload["id"]), wait)
         if finished is not None:

@@ -26,6 +26,7 @@ from api.models import (
     Role,
 )
 from api.security import role_allows
+from api.services import annotation
 from api.settings import Settings
 from api.storage import Storage
 
@@ -46,13 +47,16 @@ def create_garment(
     image_bytes: bytes,
     mask_bytes: bytes | None,
 ) -> Garment:
+    """A garment, ready with its uploaded mask, or ``annotating`` until a worker extracts one (the caller
+    sends it to the workers once committed: see annotation.enqueue_if_annotating)."""
     decoded = images.decode_upload(image_bytes, "image", settings.max_upload_bytes, settings.max_image_pixels)
     rgb = images.to_rgb(decoded.image)
     if mask_bytes is not None:
         mask_upload = images.decode_upload(mask_bytes, "mask", settings.max_upload_bytes, settings.max_image_pixels)
-        mask = images.binary_mask(mask_upload.image, rgb.size, "mask")
+        mask = {"mask_key": _store_png(storage, images.binary_mask(mask_upload.image, rgb.size, "mask"))}
+        state = {"status": AssetStatus.ready, "mask_derived": False, **mask}
     else:
-        mask = images.derive_garment_mask(decoded.image)
+        state = {"mask_derived": True, **annotation.pending()}
     _check_sku_free(session, sku)
     garment = Garment(
         sku=sku,
@@ -60,11 +64,9 @@ def create_garment(
         category=category,
         published=published,
         image_key=_store_png(storage, rgb),
-        mask_key=_store_png(storage, mask),
-        mask_derived=mask_bytes is None,
         width=rgb.width,
         height=rgb.height,
-        status=AssetStatus.ready,
+        **state,
     )
     session.add(garment)
     _flush_unique(session, "sku_taken", f"sku {sku!r} is already in the catalog")
@@ -167,32 +169,44 @@ def create_model_photo(
     *,
     name: str,
     image_bytes: bytes,
-    pose_bytes: bytes,
-    parse_bytes: bytes,
+    pose_bytes: bytes | None = None,
+    parse_bytes: bytes | None = None,
 ) -> ModelPhoto:
+    """A model photo, ready with its uploaded pose and parse, or ``annotating`` until a worker derives them
+    (the caller sends it to the workers once committed). One of pose and parse without the other is a 422."""
+    if (pose_bytes is None) != (parse_bytes is None):
+        raise ApiError(
+            422,
+            "annotations_incomplete",
+            f"{'pose' if parse_bytes is None else 'parse'} without "
+            f"{'parse' if parse_bytes is None else 'pose'}: give both, or neither and a worker annotates the photo",
+        )
     decoded = images.decode_upload(image_bytes, "image", settings.max_upload_bytes, settings.max_image_pixels)
     rgb = images.to_rgb(decoded.image)
+    if pose_bytes is not None:
+        state = _uploaded_annotations(storage, settings, rgb.size, pose_bytes, parse_bytes)
+    else:
+        state = annotation.pending()
+    photo = ModelPhoto(name=name, image_key=_store_png(storage, rgb), width=rgb.width, height=rgb.height, **state)
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def _uploaded_annotations(
+    storage: Storage, settings: Settings, size: tuple[int, int], pose_bytes: bytes, parse_bytes: bytes
+) -> dict:
+    """An uploaded pose (COCO-18 keypoints in the photo's pixels) and parse (LIP labels), checked and stored."""
     if len(pose_bytes) > settings.max_upload_bytes:
         raise ApiError(
             413, "file_too_large", f"pose: {len(pose_bytes)} bytes, the limit is {settings.max_upload_bytes}"
         )
-    keypoints = images.parse_pose(pose_bytes, rgb.size, "pose")
+    keypoints = images.parse_pose(pose_bytes, size, "pose")
     parse_upload = images.decode_upload(parse_bytes, "parse", settings.max_upload_bytes, settings.max_image_pixels)
     if parse_upload.format != "png":
         raise ApiError(415, "unsupported_media_type", "parse: a human parse must be a PNG label map")
-    parse = images.parse_map(parse_upload.image, rgb.size, "parse")
-    photo = ModelPhoto(
-        name=name,
-        image_key=_store_png(storage, rgb),
-        width=rgb.width,
-        height=rgb.height,
-        keypoints=keypoints,
-        parse_key=_store_png(storage, parse),
-        status=AssetStatus.ready,
-    )
-    session.add(photo)
-    session.flush()
-    return photo
+    parse = images.parse_map(parse_upload.image, size, "parse")
+    return {"status": AssetStatus.ready, "keypoints": keypoints, "parse_key": _store_png(storage, parse)}
 
 
 def get_model_photo(session: Session, photo_id: uuid.UUID) -> ModelPhoto:

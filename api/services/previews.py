@@ -35,7 +35,7 @@ from api.models import (
     RenderJobItem,
     WebhookSubscription,
 )
-from api.services import catalog
+from api.services import annotation, catalog
 
 # Rendering order of an outfit's garments: tops, then bottoms, then one-pieces (stable within a category).
 CATEGORY_ORDER = {"tops": 0, "bottoms": 1, "one-pieces": 2}
@@ -89,7 +89,7 @@ def resolve_request(
         raise ApiError(422, "garment_or_outfit", "give exactly one of garment_id and outfit_id")
     photo = catalog.get_model_photo(session, model_photo_id)
     if photo.status != AssetStatus.ready:
-        raise ApiError(409, "model_photo_not_ready", f"model photo {photo.id} is {photo.status}")
+        raise ApiError(409, "model_photo_not_ready", annotation.not_ready(photo))
     if garment_id is not None:
         garments = [catalog.get_garment(session, garment_id, key)]
     else:
@@ -97,7 +97,7 @@ def resolve_request(
         garments = [catalog.get_garment(session, g, key) for g in outfit.garment_ids]
     for garment in garments:
         if garment.status != AssetStatus.ready:
-            raise ApiError(409, "garment_not_ready", f"garment {garment.id} is {garment.status}")
+            raise ApiError(409, "garment_not_ready", annotation.not_ready(garment))
     garments = render_order(garments)
     version = catalog.version_for(session, [g.category.value for g in garments])
     params = {"size": size, "format": fmt}

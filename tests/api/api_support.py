@@ -82,13 +82,22 @@ def image_bytes(
     return buffer.getvalue()
 
 
-def garment_png(width: int = 48, height: int = 64) -> bytes:
-    """A red shirt-ish block on white: the derived mask is the block."""
-    image = Image.new("RGB", (width, height), (255, 255, 255))
-    image.paste((200, 30, 30), (width // 6, height // 6, width * 5 // 6, height * 5 // 6))
+def _block(mode: str, width: int, height: int, background, block) -> bytes:
+    image = Image.new(mode, (width, height), background)
+    image.paste(block, (width // 6, height // 6, width * 5 // 6, height * 5 // 6))
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def garment_png(width: int = 48, height: int = 64) -> bytes:
+    """A red shirt-ish block on white: the extracted mask is the block."""
+    return _block("RGB", width, height, (255, 255, 255), (200, 30, 30))
+
+
+def garment_mask_png(width: int = 48, height: int = 64) -> bytes:
+    """The mask of :func:`garment_png` (white = garment)."""
+    return _block("L", width, height, 0, 255)
 
 
 def pose_json(width: int = 48, height: int = 64, points: int = 18) -> bytes:
@@ -122,26 +131,31 @@ class Api:
     def call(self, method: str, path: str, role: str | None = "admin", headers: dict | None = None, **kwargs):
         return self.client.request(method, path, headers={**self.headers(role), **(headers or {})}, **kwargs)
 
-    def garment(self, sku: str | None = None, category: str = "tops", published: bool = True, **files) -> dict:
+    def garment(
+        self, sku: str | None = None, category: str = "tops", published: bool = True, headers=None, **files
+    ) -> dict:
+        """A garment, ready at once with its mask; ``mask=None`` leaves it to a worker (status annotating)."""
         data = {
             "sku": sku or f"SKU-{uuid.uuid4().hex[:8]}",
             "name": "tee",
             "category": category,
             "published": str(published).lower(),
         }
-        upload = {"image": ("g.png", garment_png(), "image/png"), **files}
-        response = self.call("POST", "/v1/garments", data=data, files=upload)
+        upload = {"image": ("g.png", garment_png(), "image/png"), "mask": ("m.png", garment_mask_png(), "image/png")}
+        upload = {name: part for name, part in {**upload, **files}.items() if part is not None}
+        response = self.call("POST", "/v1/garments", data=data, files=upload, headers=headers)
         assert response.status_code == 201, response.text
         return response.json()
 
-    def photo(self, name: str = "model", **files) -> dict:
+    def photo(self, name: str = "model", headers=None, **files) -> dict:
+        """A model photo, ready at once with its pose and parse; ``pose=None, parse=None`` leaves them to a worker."""
         upload = {
             "image": ("p.png", image_bytes(color=(120, 110, 100)), "image/png"),
             "pose": ("pose.json", pose_json(), "application/json"),
             "parse": ("parse.png", parse_png(), "image/png"),
-            **files,
         }
-        response = self.call("POST", "/v1/model-photos", data={"name": name}, files=upload)
+        upload = {name: part for name, part in {**upload, **files}.items() if part is not None}
+        response = self.call("POST", "/v1/model-photos", data={"name": name}, files=upload, headers=headers)
         assert response.status_code == 201, response.text
         return response.json()
 
@@ -175,3 +189,37 @@ def worker_process(settings, log_path: Path):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def annotator_checkpoints(root: Path, blind: bool = False) -> tuple[Path, Path]:
+    """Tiny random parser and pose checkpoints (64x48) for the annotating workers.
+
+    By default they accept any photo (no least person share, no least keypoint count: random networks
+    would mostly find no one). ``blind``: a parser that labels every pixel background, with the usual
+    threshold, so that every photo has no person in it.
+    """
+    import torch
+
+    from tryon.annotate.checkpoint import build_network, save_annotator
+    from tryon.config import TryOnConfig
+
+    torch.manual_seed(0)
+    config = TryOnConfig()
+    config.data.height, config.data.width = 64, 48
+    config.parser.channels, config.pose.channels = (8, 16, 16), (8, 16, 16, 16)
+    config.parser.min_person_fraction = 0.01 if blind else 0.0
+    config.pose.min_keypoints = 0
+    parser = build_network("parser", config)
+    if blind:
+        with torch.no_grad():
+            parser.net.head.weight.zero_()
+            parser.net.head.bias.zero_()
+            parser.net.head.bias[0] = 10.0  # background wins everywhere
+    return save_annotator(parser, root / "parser"), save_annotator(build_network("pose", config), root / "pose")
+
+
+def png(array) -> bytes:
+    """A numpy image (H, W[, 3]) uint8 as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -22,7 +22,7 @@ def error_code(response) -> str:
 
 def test_garment_upload_get_update_delete(api):
     garment = api.garment(sku=f"TEE-{uuid.uuid4().hex[:6]}", published=False)
-    assert garment["mask_derived"] is True and garment["status"] == "ready"
+    assert garment["mask_derived"] is False and garment["status"] == "ready" and garment["status_reason"] is None
     assert (garment["width"], garment["height"]) == (48, 64)
     got = api.call("GET", f"/v1/garments/{garment['id']}").json()
     assert got["sku"] == garment["sku"]
@@ -33,16 +33,26 @@ def test_garment_upload_get_update_delete(api):
     assert missing.status_code == 404 and error_code(missing) == "garment_not_found"
 
 
-def test_garment_derived_mask_is_the_non_white_pixels(api):
-    garment = api.garment()
-    mask = Image.open(io.BytesIO(api.call("GET", garment["mask_url"]).content))
-    assert mask.getpixel((0, 0)) == 0 and mask.getpixel((24, 32)) == 255
+def test_garment_without_a_mask_waits_for_a_worker(api):
+    garment = api.garment(mask=None, headers={"Prefer": "wait=0.2"})  # no worker here: the wait runs out
+    assert garment["status"] == "annotating" and garment["mask_derived"] is True
+    assert garment["mask_url"] is None and garment["status_reason"] is None and garment["status_message"] is None
+    assert api.call("GET", f"/v1/garments/{garment['id']}/mask").status_code == 404
+    listed = api.call("GET", "/v1/garments", params={"status": "annotating", "limit": 200}).json()["items"]
+    assert garment["id"] in [g["id"] for g in listed]
+    photo = api.photo()
+    body = {"model_photo_id": photo["id"], "garment_id": garment["id"], "size": "256x192"}
+    refused = api.call("POST", "/v1/previews", json=body)
+    assert refused.status_code == 409 and error_code(refused) == "garment_not_ready"
+    assert "still annotating" in refused.json()["error"]["message"]
 
 
 def test_garment_with_uploaded_mask(api):
     mask = image_bytes(color=255, mode="L")
     garment = api.garment(mask=("m.png", mask, "image/png"))
     assert garment["mask_derived"] is False
+    stored = Image.open(io.BytesIO(api.call("GET", garment["mask_url"]).content))
+    assert stored.getpixel((0, 0)) == 255
 
 
 def test_garment_mask_of_another_size_is_rejected(api):
@@ -155,10 +165,28 @@ def test_model_photo_upload_errors(api):
     assert error_code(post(parse=("s.png", image_bytes(48, 64, (1, 2, 3)), "image/png"))) == "parse_invalid"
     jpeg_parse = post(parse=("s.jpg", image_bytes(fmt="JPEG"), "image/jpeg"))
     assert jpeg_parse.status_code == 415
-    missing = api.call(
-        "POST", "/v1/model-photos", data={"name": "x"}, files={"image": ("p.png", image_bytes(), "image/png")}
-    )
-    assert missing.status_code == 422 and error_code(missing) == "validation_error"
+    no_image = api.call("POST", "/v1/model-photos", data={"name": "x"})
+    assert no_image.status_code == 422 and error_code(no_image) == "validation_error"
+
+
+def test_pose_without_parse_or_parse_without_pose_is_422(api):
+    image = ("p.png", image_bytes(), "image/png")
+    for given in ({"pose": ("pose.json", pose_json(), "application/json")}, {"parse": ("s.png", parse_png())}):
+        response = api.call("POST", "/v1/model-photos", data={"name": "half"}, files={"image": image, **given})
+        assert response.status_code == 422 and error_code(response) == "annotations_incomplete"
+        assert "give both, or neither" in response.json()["error"]["message"]
+    assert api.call("GET", "/v1/model-photos", params={"q": "half"}).json()["total"] == 0
+
+
+def test_model_photo_without_annotations_waits_for_a_worker(api):
+    photo = api.photo(name="raw photo", pose=None, parse=None)
+    assert photo["status"] == "annotating" and photo["keypoints"] is None and photo["parse_url"] is None
+    assert photo["status_reason"] is None
+    assert api.call("GET", f"/v1/model-photos/{photo['id']}/parse").status_code == 404
+    body = {"model_photo_id": photo["id"], "garment_id": api.garment()["id"], "size": "256x192"}
+    refused = api.call("POST", "/v1/previews", json=body)
+    assert refused.status_code == 409 and error_code(refused) == "model_photo_not_ready"
+    assert "still annotating" in refused.json()["error"]["message"]
 
 
 # --- outfits and model versions -----------------------------------------------------------------------

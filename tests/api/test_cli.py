@@ -60,3 +60,21 @@ def test_celery_settings(tmp_path):
     assert {q.name for q in conf.task_queues} == {"interactive", "bulk"}
     assert {"tryon.render_preview", "tryon.fanout_render_job", "tryon.deliver_webhook"} <= set(app.tasks)
     assert conf.broker_transport_options["polling_interval"] == 0.05
+
+
+def test_annotation_tasks_are_routed_to_a_queue_the_worker_consumes(tmp_path, monkeypatch):
+    from api.worker import create_celery, worker_command
+
+    settings = Settings(data_dir=tmp_path)
+    app = create_celery(settings)
+    for name in ("tryon.annotate_model_photo", "tryon.annotate_garment"):
+        assert name in app.tasks and app.conf.task_routes[name] == {"queue": "interactive"}
+    queues = worker_command(settings)[worker_command(settings).index("-Q") + 1].split(",")
+    assert "interactive" in queues
+    monkeypatch.setenv("TRYON_PARSER_CHECKPOINT", str(tmp_path / "parser"))
+    monkeypatch.setenv("TRYON_ANNOTATOR_DEVICE", "cuda:1")
+    configured = Settings(data_dir=tmp_path)
+    assert configured.parser_checkpoint == tmp_path / "parser" and configured.pose_checkpoint is None
+    assert configured.annotator_device == "cuda:1"
+    child = configured.as_environ()  # the worker that `tryon serve` starts sees the same checkpoints
+    assert child["TRYON_PARSER_CHECKPOINT"] == str(tmp_path / "parser") and "TRYON_POSE_CHECKPOINT" not in child

@@ -11,7 +11,7 @@ from api_support import image_bytes
 from PIL import Image
 
 from api.errors import ApiError
-from api.images import decode_upload, derive_garment_mask, sniff_format
+from api.images import decode_upload, sniff_format
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 100_000}
 
@@ -71,10 +71,3 @@ def test_exif_orientation_is_applied():
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", exif=exif)
     assert decode_upload(buffer.getvalue(), "image", **LIMITS).image.size == (20, 40)
-
-
-def test_derived_mask_is_non_white():
-    image = Image.new("RGB", (10, 10), (255, 255, 255))
-    image.putpixel((5, 5), (0, 0, 0))
-    mask = derive_garment_mask(image)
-    assert mask.getpixel((5, 5)) == 255 and mask.getpixel((0, 0)) == 0

@@ -7,7 +7,6 @@ import io
 import time
 import uuid
 
-from api_support import garment_png
 from PIL import Image
 
 from api.db import session_scope
@@ -255,9 +254,7 @@ def test_a_failed_preview_frees_its_content_key(api):
 
 
 def test_garment_delete_removes_its_previews(api):
-    photo = api.photo()
-    data = {"sku": f"DEL-{uuid.uuid4().hex[:6]}", "name": "x", "category": "tops", "published": "true"}
-    garment = api.call("POST", "/v1/garments", data=data, files={"image": ("g.png", garment_png(), "image/png")}).json()
+    photo, garment = api.photo(), api.garment()
     preview = request(api, photo, garment).json()
     assert api.call("DELETE", f"/v1/garments/{garment['id']}").status_code == 204
     assert api.call("GET", f"/v1/previews/{preview['id']}").status_code == 404

@@ -2,9 +2,10 @@
 system executable (nothing downloads a browser), against a running service (uvicorn on 127.0.0.1) with a
 real Celery worker process, SQLite and the filesystem broker.
 
-The flow: sign in; upload a garment (dropped on its drop zone) and a model photo; render a preview and
-approve it from the keyboard; run a small render job and watch its progress reach 100%. Then every page at
-1280 px and at 390 px: nothing wider than the screen, every input labelled, the keyboard reaches everything.
+The flow: sign in; upload a garment (dropped on its drop zone) and a model photo, without their annotations,
+and watch the worker annotate them; render a preview and approve it from the keyboard; run a small render job
+and watch its progress reach 100%. Then every page at 1280 px and at 390 px: nothing wider than the screen,
+every input labelled, the keyboard reaches everything.
 Each test saves a screenshot of each page it visits in its temporary directory; with
 ``TRYON_DASHBOARD_DOCS=<dir>`` a few of them are copied there too (that is how docs/dashboard/ is made).
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import Api, wait_until, worker_process
+from api_support import Api, annotator_checkpoints, wait_until, worker_process
 from conftest import make_keys, make_settings, register_version
 from dashboard_support import synthetic_uploads
 
@@ -112,12 +113,16 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(browser, tmp_path_factory):
-    """The running service: API over HTTP, a worker process, a tiny random checkpoint for tops, two garments."""
+    """The running service: API over HTTP, a worker process, a tiny random checkpoint for tops, tiny annotators
+    that accept any photo, two garments."""
     from api.app import create_app
     from tryon.checkpoint import create_random_checkpoint
 
     tmp = tmp_path_factory.mktemp("dashboard-site")
-    settings = make_settings(tmp, f"sqlite:///{tmp / 'tryon.db'}", recovery_interval=5.0)
+    parser, pose = annotator_checkpoints(tmp / "annotators")
+    settings = make_settings(
+        tmp, f"sqlite:///{tmp / 'tryon.db'}", recovery_interval=5.0, parser_checkpoint=parser, pose_checkpoint=pose
+    )
     port = free_port()
     with ExitStack() as stack:
         stack.enter_context(ServerThread(create_app(settings), port))
@@ -125,7 +130,10 @@ def site(browser, tmp_path_factory):
         api = Api(stack.enter_context(httpx.Client(base_url=url, timeout=60)), make_keys(settings))
         register_version(api, checkpoint=str(create_random_checkpoint(tmp / "checkpoint", height=64, width=48)))
         for seed, (sku, name) in enumerate([("TEE-STRIPE", "Striped tee"), ("TEE-CHECK", "Checked tee")], start=10):
-            garment = api.garment(sku=sku, image=("g.png", synthetic_uploads(seed, (256, 192))["garment"], "image/png"))
+            uploads = synthetic_uploads(seed, (256, 192))
+            garment = api.garment(
+                sku=sku, image=("g.png", uploads["garment"], "image/png"), mask=("m.png", uploads["mask"], "image/png")
+            )
             api.call("PATCH", f"/v1/garments/{garment['id']}", json={"name": name})
         stack.enter_context(worker_process(settings, tmp / "worker.log"))
         yield Site(url, api.keys, api, tmp / "worker.log")
@@ -218,7 +226,8 @@ def test_sign_in_upload_preview_approve_and_render_job(site, browser, tmp_path):
     assert "tryon_session" not in page.evaluate("document.cookie")
     assert any(c["name"] == "tryon_session" and c["httpOnly"] for c in context.cookies())
 
-    # 2. Upload a garment (dropped on its zone) and a model photo (chosen with the file inputs).
+    # 2. Upload a garment (dropped on its zone) and a model photo (chosen with the file input), neither with
+    #    its annotations: the worker extracts the mask, finds the pose and the parse; the tiles turn ready.
     garment_form = page.locator("form", has=page.locator("#garment-sku"))
     garment_form.get_by_label("SKU").fill(sku)
     garment_form.get_by_label("Name", exact=True).fill("Blue striped tee")
@@ -235,16 +244,19 @@ def test_sign_in_upload_preview_approve_and_render_job(site, browser, tmp_path):
     photo_form.get_by_label("Photo").set_input_files(
         files=[{"name": "model.png", "mimeType": "image/png", "buffer": files["person"]}]
     )
-    photo_form.get_by_label("Pose (JSON)").set_input_files(
-        files=[{"name": "model_keypoints.json", "mimeType": "application/json", "buffer": files["pose"]}]
-    )
-    photo_form.get_by_label("Parse (PNG)").set_input_files(
-        files=[{"name": "model_parse.png", "mimeType": "image/png", "buffer": files["parse"]}]
-    )
     photo_form.get_by_role("button", name="Upload model photo").click()
-    expect(page.locator("#flash")).to_contain_text(f"Model photo {photo_name} uploaded.")
+    expect(page.locator("#flash")).to_contain_text(f"Model photo {photo_name} uploaded. A worker is annotating it")
     expect(page.get_by_role("img", name=f"Blue striped tee ({sku})")).to_be_visible()
     expect(page.get_by_role("img", name=f"Model photo {photo_name}")).to_be_visible()
+    for tile in (
+        page.locator("#garment-tiles .tile", has_text=sku),
+        page.locator("#photo-tiles .tile", has_text=photo_name),
+    ):
+        try:  # the tiles refresh themselves until the worker is done
+            expect(tile.locator(".badge.status-ready")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        except AssertionError:
+            raise AssertionError(site.log.read_text()[-3000:]) from None
+    expect(page.locator("#photo-tiles .tile", has_text=photo_name)).to_contain_text("/18 points · Parse: yes")
     page.wait_for_load_state("networkidle")
     shots.take(page, "catalog")
 

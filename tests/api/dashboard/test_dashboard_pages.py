@@ -12,10 +12,12 @@ from PIL import Image
 
 from api.db import session_scope
 from api.images import encode
-from api.services import jobs
+from api.models import StatusReason
+from api.services import annotation, jobs
 from api.services import previews as svc
 
 ID = str(uuid.uuid4())
+ANNOTATING = "A worker is annotating it: its status below turns ready (or failed, with the reason)."
 
 
 def complete(api, preview_id: str) -> None:
@@ -177,10 +179,11 @@ def test_upload_a_garment_and_a_model_photo(api, dash):
     files = synthetic_uploads(3)
     sku = f"DASH-{uuid.uuid4().hex[:6]}"
     data = {"sku": sku, "name": "Striped tee", "category": "tops", "published": "true"}
-    response = board.post("/admin/garments", data, files={"image": ("tee.png", files["garment"], "image/png")})
+    garment = {"image": ("tee.png", files["garment"], "image/png"), "mask": ("mask.png", files["mask"], "image/png")}
+    response = board.post("/admin/garments", data, files=garment)
     assert board.flash(response) == f"ok: Garment {sku} uploaded."
     found = api.call("GET", "/v1/garments", params={"sku": sku}).json()["items"]
-    assert found[0]["published"] is True and found[0]["mask_derived"] is True
+    assert found[0]["published"] is True and found[0]["mask_derived"] is False and found[0]["status"] == "ready"
     photo = {
         "image": ("p.png", files["person"], "image/png"),
         "pose": ("p.json", files["pose"], "application/json"),
@@ -203,7 +206,34 @@ def test_upload_errors_keep_what_was_typed(api, dash):
     not_image = board.post("/admin/garments", {**data, "sku": "NEW-1"}, files={"image": ("g.png", b"text")})
     assert not_image.status_code == 415 and "not a JPEG, PNG or WebP" in not_image.text
     missing = board.post("/admin/model-photos", {"name": "x"})
-    assert missing.status_code == 422 and "Fill in: Photo, Pose (JSON), Parse (PNG)" in missing.text
+    assert missing.status_code == 422 and "Fill in: Photo." in missing.text
+    files = synthetic_uploads(2)
+    photo = {"image": ("p.png", files["person"], "image/png"), "pose": ("p.json", files["pose"], "application/json")}
+    half = board.post("/admin/model-photos", {"name": "Half annotated"}, files=photo)
+    assert half.status_code == 422 and "pose without parse: give both, or neither" in half.text
+    assert 'value="Half annotated"' in half.text
+
+
+def test_raw_uploads_show_annotating_live_then_the_reason_they_failed(api, dash):
+    board = dash["merchandiser"]
+    files = synthetic_uploads(6)
+    sku, name = f"RAW-{uuid.uuid4().hex[:6]}", f"Raw {uuid.uuid4().hex[:6]}"
+    data = {"sku": sku, "name": "Raw tee", "category": "tops"}
+    garment = board.post("/admin/garments", data, files={"image": ("tee.png", files["garment"], "image/png")})
+    assert board.flash(garment) == f"ok: Garment {sku} uploaded. {ANNOTATING}"
+    photo = board.post("/admin/model-photos", {"name": name}, files={"image": ("p.png", files["person"], "image/png")})
+    assert board.flash(photo) == f"ok: Model photo {name} uploaded. {ANNOTATING}"
+    page = board.page("/admin/catalog").text
+    assert "Mask: being extracted" in page and "Finding the pose and the parse" in page
+    for tiles in ("garment-tiles", "photo-tiles"):  # the tiles refresh themselves while anything annotates
+        assert re.search(rf'<div id="{tiles}" hx-get="/admin/catalog" hx-trigger="every 2s"', page)
+
+    photo_id = api.call("GET", "/v1/model-photos", params={"q": name}).json()["items"][0]["id"]
+    with session_scope(api.app.state.tryon.sessions) as session:  # what the worker records for a photo of no one
+        annotation.fail(session, "model_photo", uuid.UUID(photo_id), StatusReason.no_person, "no person found (...)")
+    page = board.page(f"/admin/catalog?photo_q={name}").text
+    assert '<p class="small failure" data-status-reason="no_person"><strong>No person</strong>: no person found' in page
+    assert not re.search(r'<div id="photo-tiles" hx-get', page)  # settled: no more refreshing
 
 
 def test_publish_and_unpublish(api, dash):
