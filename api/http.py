@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from fastapi import Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
 from api.deps import AppState
 from api.errors import ApiError
@@ -49,6 +50,19 @@ async def settled(state: AppState, asset: Garment | ModelPhoto, prefer: str | No
     kind = annotation.kind_of(asset)
     later = await poll(lambda: annotation.settled(state.read_sessions, kind, asset.id), seconds)
     return later or asset
+
+
+async def reannotate(
+    state: AppState, session: Session, asset: Garment | ModelPhoto, prefer: str | None, response: Response
+) -> Garment | ModelPhoto:
+    """Send a ready or failed asset back to the annotators (409 while annotating): 202 while it annotates,
+    200 when it settled within ``Prefer: wait``."""
+    annotation.restart(session, asset)
+    session.commit()  # before the worker looks for it
+    annotation.enqueue_if_annotating(state.celery, asset)
+    asset = await settled(state, asset, prefer)
+    response.status_code = 202 if asset.status == AssetStatus.annotating else 200
+    return asset
 
 
 async def read_upload(upload: UploadFile | None, field: str, max_bytes: int) -> bytes | None:

@@ -52,16 +52,29 @@ def context(app: Celery) -> WorkerContext:
 class InputError(Exception):
     """A preview's inputs cannot be loaded (a blob or row is gone): retrying will not help."""
 
+    code = "input_missing"
 
-def _load_item(session: Session, storage: Storage, preview: Preview):
-    from api.rendering import RenderItem, open_image
 
+class InputsChanged(InputError):
+    """The photo's or a garment's annotations were replaced since the preview was requested."""
+
+    code = "inputs_changed"
+
+
+def _load_item(session: Session, storage: Storage, preview: Preview, version: ModelVersion):
     photo = session.get(ModelPhoto, preview.model_photo_id)
     garments = [session.get(Garment, g) for g in preview.garment_ids]
     if photo is None or any(g is None for g in garments) or not garments:
         raise InputError("the model photo or a garment was deleted")
     if photo.keypoints is None or photo.parse_key is None:
         raise InputError("the model photo has no pose or parse yet")
+    # The content key names the annotations the preview was asked for. Rendering ones given since (by hand or
+    # annotated again) under it would file their pixels under the old key, served again should those
+    # annotations come back (keys are content hashes); a request made now gets the new key instead.
+    if previews.content_key(photo, garments, version, preview.params) != preview.content_key:
+        raise InputsChanged("the model photo's or a garment's annotations changed since the request: ask again")
+    from api.rendering import RenderItem, open_image
+
     try:
         import numpy as np
 
@@ -101,9 +114,9 @@ def render_preview(ctx: WorkerContext, app: Celery, preview_id: str) -> dict:
         items, failed = {}, []
         for row in rows:
             try:
-                items[row.id] = (_load_item(session, ctx.storage, row), row.format)
+                items[row.id] = (_load_item(session, ctx.storage, row, version), row.format)
             except InputError as error:
-                failed.append((row.id, "input_missing", str(error), False))
+                failed.append((row.id, error.code, str(error), False))
     done = _render_items(ctx, version.checkpoint, items, size, failed)
 
     finished = []

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
 
 from api.db import session_scope
 from api.errors import ApiError
@@ -202,6 +203,101 @@ def publish_garment(
         sku = garment.sku
     done = f"{sku} is {'published' if published else 'unpublished'}."
     return redirect(request, local_path(back, "/catalog"), done)
+
+
+# --- fixing an asset's annotations: by hand, or by annotating it again -----------------------------------
+
+
+async def _fix(request: Request, back: str, uploads: dict[str, UploadFile | None], change) -> RedirectResponse:
+    """Read the chosen files within the upload limit, run ``change(session, files)`` (returns the asset) off the
+    event loop and go back to the catalog saying what happened. An error (a missing or bad file, an asset
+    already annotating) is said the same way and leaves the asset as it was."""
+    state = request.app.state.tryon
+    target = local_path(back, "/catalog")
+    try:
+        missing = [field for field, upload in uploads.items() if not _has_file(upload)]
+        if missing:
+            raise ApiError(422, "missing_fields", f"Choose a file for: {', '.join(missing)}.")
+        limit = state.settings.max_upload_bytes
+        files = {field: await read_upload(upload, field, limit) for field, upload in uploads.items()}
+
+        def run():
+            with session_scope(state.sessions) as session:
+                return change(session, files)
+
+        asset = await run_in_threadpool(run)
+    except ApiError as error:
+        return redirect(request, target, error.message, "error")
+    annotation.enqueue_if_annotating(state.celery, asset)
+    return redirect(request, target, _fixed(asset))
+
+
+def _fixed(asset) -> str:
+    what = f"Garment {asset.sku}" if isinstance(asset, Garment) else f"Model photo {asset.name}"
+    if asset.status == AssetStatus.annotating:
+        return f"{what} is being annotated again: its status below turns ready (or failed, with the reason)."
+    return f"{what} is ready with the annotations given."
+
+
+@router.post("/garments/{garment_id}/mask")
+async def upload_garment_mask(
+    request: Request,
+    garment_id: uuid.UUID,
+    viewer: Actor,
+    mask: Annotated[UploadFile | None, File()] = None,
+    back: Annotated[str, Form(max_length=2000)] = "",
+):
+    state = request.app.state.tryon
+
+    def change(session, files) -> Garment:
+        garment = catalog.get_garment(session, garment_id, viewer.key)
+        return catalog.set_garment_mask(session, state.storage, state.settings, garment, files["mask"])
+
+    return await _fix(request, back, {"mask": mask}, change)
+
+
+@router.post("/model-photos/{photo_id}/annotations")
+async def upload_model_photo_annotations(
+    request: Request,
+    photo_id: uuid.UUID,
+    viewer: Actor,
+    pose: Annotated[UploadFile | None, File()] = None,
+    parse: Annotated[UploadFile | None, File()] = None,
+    back: Annotated[str, Form(max_length=2000)] = "",
+):
+    state = request.app.state.tryon
+
+    def change(session, files) -> ModelPhoto:
+        photo = catalog.get_model_photo(session, photo_id)
+        return catalog.set_model_photo_annotations(
+            session, state.storage, state.settings, photo, files["pose"], files["parse"]
+        )
+
+    return await _fix(request, back, {"pose": pose, "parse": parse}, change)
+
+
+@router.post("/garments/{garment_id}/annotate")
+async def annotate_garment(
+    request: Request, garment_id: uuid.UUID, viewer: Actor, back: Annotated[str, Form(max_length=2000)] = ""
+):
+    def change(session, _files) -> Garment:
+        garment = catalog.get_garment(session, garment_id, viewer.key)
+        annotation.restart(session, garment)
+        return garment
+
+    return await _fix(request, back, {}, change)
+
+
+@router.post("/model-photos/{photo_id}/annotate")
+async def annotate_model_photo(
+    request: Request, photo_id: uuid.UUID, viewer: Actor, back: Annotated[str, Form(max_length=2000)] = ""
+):
+    def change(session, _files) -> ModelPhoto:
+        photo = catalog.get_model_photo(session, photo_id)
+        annotation.restart(session, photo)
+        return photo
+
+    return await _fix(request, back, {}, change)
 
 
 def _has_file(upload: UploadFile | None) -> bool:

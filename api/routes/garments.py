@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 
 from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.errors import error_responses
-from api.http import IMAGE_RESPONSES, blob_response, read_upload, settled
+from api.http import IMAGE_RESPONSES, blob_response, read_upload, reannotate, settled
 from api.models import AssetStatus, Category, Garment
 from api.schemas import GarmentOut, GarmentUpdate, Page
 from api.services import annotation, catalog
@@ -122,6 +122,60 @@ def garment_image(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     return blob_response(storage, catalog.get_garment(session, garment_id, key).image_key, if_none_match)
+
+
+MASK_DESCRIPTION = """Multipart `mask`: a mask of the garment's image size (white = garment), checked as an
+upload's. It replaces the garment's mask whatever its status (a failed or still annotating garment too): the
+garment is `ready`, `mask_derived` false, any failure reason cleared. A bad mask is a 4xx and changes nothing.
+
+Previews are keyed by the mask among their inputs: a new mask gets new previews, never the old ones."""
+
+
+@router.put(
+    "/{garment_id}/mask",
+    response_model=GarmentOut,
+    responses=error_responses(401, 403, 404, 413, 415, 422, 429),
+    summary="Replace the garment's mask",
+    description=MASK_DESCRIPTION,
+)
+async def put_garment_mask(
+    garment_id: uuid.UUID,
+    state: StateDep,
+    session: SessionDep,
+    storage: StorageDep,
+    key: Merchandiser,
+    mask: Annotated[UploadFile, File(description="The mask, white = garment")],
+) -> GarmentOut:
+    garment = catalog.get_garment(session, garment_id, key)
+    mask_bytes = await read_upload(mask, "mask", state.settings.max_upload_bytes)
+    return garment_out(catalog.set_garment_mask(session, storage, state.settings, garment, mask_bytes))
+
+
+ANNOTATE_DESCRIPTION = """Extract the garment's mask again, from its image (after new annotator weights, or a
+failure such as `annotator_unavailable` or `too_many_attempts`): the garment is `annotating` with its attempts
+reset and its mask cleared, then a worker sets it `ready` or `failed`. 202 with the garment; with `Prefer:
+wait=N`, 200 once it has settled within N seconds. 409 `already_annotating` while it is annotating."""
+
+
+@router.post(
+    "/{garment_id}/annotate",
+    status_code=202,
+    response_model=GarmentOut,
+    responses={200: {"model": GarmentOut, "description": "Settled within the wait."}}
+    | error_responses(401, 403, 404, 409, 429),
+    summary="Annotate the garment again",
+    description=ANNOTATE_DESCRIPTION,
+)
+async def annotate_garment(
+    garment_id: uuid.UUID,
+    state: StateDep,
+    session: SessionDep,
+    key: Merchandiser,
+    response: Response,
+    prefer: Annotated[str | None, Header(description="`wait=N`: wait up to N seconds for the mask.")] = None,
+) -> GarmentOut:
+    garment = catalog.get_garment(session, garment_id, key)
+    return garment_out(await reannotate(state, session, garment, prefer, response))
 
 
 @router.get("/{garment_id}/mask", responses={**IMAGE_RESPONSES, **error_responses(401, 403, 404, 429)})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
 
 from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.errors import error_responses
-from api.http import IMAGE_RESPONSES, blob_response, read_upload, settled
+from api.http import IMAGE_RESPONSES, blob_response, read_upload, reannotate, settled
 from api.models import AssetStatus, ModelPhoto
 from api.schemas import ModelPhotoOut, ModelPhotoUpdate, Page
 from api.services import annotation, catalog
@@ -38,7 +38,8 @@ pose and the parse, and the photo becomes `ready`, or `failed` with a `status_re
 
 `Prefer: wait=N` waits up to N seconds (at most `TRYON_MAX_WAIT_SECONDS`) for the annotation and answers with
 the photo as it then is. The answer is 201 either way: the upload succeeded even when the annotation failed
-(`status` says so), and the failed photo stays in the catalog until deleted."""
+(`status` says so), and the failed photo stays in the catalog: give its pose and parse by hand (PUT
+`/annotations`) or annotate it again (POST `/annotate`)."""
 
 
 @router.post(
@@ -121,6 +122,65 @@ def model_photo_image(
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     return blob_response(storage, catalog.get_model_photo(session, photo_id).image_key, if_none_match)
+
+
+ANNOTATIONS_DESCRIPTION = """Multipart `pose` and `parse`, both, checked as an upload's (OpenPose JSON in the
+photo's pixels; a PNG of LIP labels 0..19 of its size). They replace the photo's whatever its status (a failed
+or still annotating photo too): the photo is `ready`, any failure reason cleared. Bad input is a 4xx and
+changes nothing.
+
+Previews are keyed by the pose and parse among their inputs: new ones get new previews, never the old ones."""
+
+
+@router.put(
+    "/{photo_id}/annotations",
+    response_model=ModelPhotoOut,
+    responses=error_responses(401, 403, 404, 413, 415, 422, 429),
+    summary="Replace the photo's pose and parse",
+    description=ANNOTATIONS_DESCRIPTION,
+)
+async def put_model_photo_annotations(
+    photo_id: uuid.UUID,
+    state: StateDep,
+    session: SessionDep,
+    storage: StorageDep,
+    _key: Merchandiser,
+    pose: Annotated[UploadFile, File(description='OpenPose JSON: {"people": [{"pose_keypoints_2d": [...]}]}')],
+    parse: Annotated[UploadFile, File(description="PNG label map (LIP labels)")],
+) -> ModelPhotoOut:
+    photo = catalog.get_model_photo(session, photo_id)
+    limit = state.settings.max_upload_bytes
+    pose_bytes, parse_bytes = await read_upload(pose, "pose", limit), await read_upload(parse, "parse", limit)
+    return photo_out(
+        catalog.set_model_photo_annotations(session, storage, state.settings, photo, pose_bytes, parse_bytes)
+    )
+
+
+ANNOTATE_DESCRIPTION = """Find the photo's pose and parse again, from its image (after new annotator weights, or
+a failure such as `annotator_unavailable` or `too_many_attempts`): the photo is `annotating` with its attempts
+reset and its pose and parse cleared, then a worker sets it `ready` or `failed`. 202 with the photo; with
+`Prefer: wait=N`, 200 once it has settled within N seconds. 409 `already_annotating` while it is annotating."""
+
+
+@router.post(
+    "/{photo_id}/annotate",
+    status_code=202,
+    response_model=ModelPhotoOut,
+    responses={200: {"model": ModelPhotoOut, "description": "Settled within the wait."}}
+    | error_responses(401, 403, 404, 409, 429),
+    summary="Annotate the photo again",
+    description=ANNOTATE_DESCRIPTION,
+)
+async def annotate_model_photo(
+    photo_id: uuid.UUID,
+    state: StateDep,
+    session: SessionDep,
+    _key: Merchandiser,
+    response: Response,
+    prefer: Annotated[str | None, Header(description="`wait=N`: wait up to N seconds for the annotation.")] = None,
+) -> ModelPhotoOut:
+    photo = catalog.get_model_photo(session, photo_id)
+    return photo_out(await reannotate(state, session, photo, prefer, response))
 
 
 @router.get("/{photo_id}/parse", responses={**IMAGE_RESPONSES, **error_responses(401, 403, 404, 429)})

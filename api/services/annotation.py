@@ -14,11 +14,12 @@ import uuid
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import utcnow
 from api.dispatch import enqueue_annotation
+from api.errors import ApiError
 from api.models import AssetStatus, Garment, ModelPhoto, StatusReason
 
 # The task of each kind is named in api.dispatch.ANNOTATE_TASKS.
@@ -39,6 +40,51 @@ def enqueue_if_annotating(celery: Celery, asset: Garment | ModelPhoto) -> None:
     """Send the asset to the workers; call it once its row is committed (a worker must find it)."""
     if asset.status == AssetStatus.annotating:
         enqueue_annotation(celery, kind_of(asset), asset.id)
+
+
+# What a new automatic annotation starts from: no annotations, a garment's mask to be derived.
+CLEARED: dict[str, dict[str, Any]] = {
+    "garment": {"mask_key": None, "mask_derived": True},
+    "model_photo": {"keypoints": null(), "parse_key": None},  # SQL NULL, not the JSON null that None would store
+}
+
+
+def by_hand(session: Session, asset: Garment | ModelPhoto, results: dict[str, Any]) -> None:
+    """Record annotations given by hand (``results`` already checked and stored): ready, whatever the status.
+
+    A worker still annotating the asset loses its result: finish() writes only while the asset is annotating.
+    """
+    values = {"status": AssetStatus.ready, "status_reason": None, "status_message": None, **results}
+    for field, value in {**values, "annotation_lease_expires_at": None}.items():
+        setattr(asset, field, value)
+    session.flush()
+
+
+def restart(session: Session, asset: Garment | ModelPhoto) -> None:
+    """Annotate a ready or failed asset again from its image (new annotator weights, a transient failure):
+    annotating, attempts reset, old annotations cleared; the caller enqueues it once committed.
+
+    One conditional UPDATE, so that of two concurrent restarts one is a 409 rather than both enqueuing.
+    """
+    kind = kind_of(asset)
+    model = KINDS[kind]
+    result = session.execute(
+        update(model)
+        .where(model.id == asset.id, model.status != AssetStatus.annotating)
+        .values(
+            status=AssetStatus.annotating,
+            status_reason=None,
+            status_message=None,
+            annotation_attempts=0,
+            annotation_lease_expires_at=None,
+            annotation_enqueued_at=utcnow(),
+            **CLEARED[kind],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise ApiError(409, "already_annotating", f"{NAMES[kind]} {asset.id} is already annotating: wait for it")
+    session.refresh(asset)
 
 
 def not_ready(asset: Garment | ModelPhoto) -> str:

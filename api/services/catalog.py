@@ -73,6 +73,20 @@ def create_garment(
     return garment
 
 
+def set_garment_mask(
+    session: Session, storage: Storage, settings: Settings, garment: Garment, mask_bytes: bytes
+) -> Garment:
+    """Replace the garment's mask by an uploaded one (checked as an upload's): ready, whatever its status.
+
+    The new mask is stored before the row points at it; the old blob stays, since keys are content hashes
+    that other rows may share and storage has no delete. A bad mask is an ApiError and changes nothing.
+    """
+    upload = images.decode_upload(mask_bytes, "mask", settings.max_upload_bytes, settings.max_image_pixels)
+    mask = images.binary_mask(upload.image, (garment.width, garment.height), "mask")
+    annotation.by_hand(session, garment, {"mask_key": _store_png(storage, mask), "mask_derived": False})
+    return garment
+
+
 def _check_sku_free(session: Session, sku: str, except_id: uuid.UUID | None = None) -> None:
     query = select(Garment.id).where(Garment.sku == sku)
     if except_id is not None:
@@ -207,6 +221,16 @@ def _uploaded_annotations(
         raise ApiError(415, "unsupported_media_type", "parse: a human parse must be a PNG label map")
     parse = images.parse_map(parse_upload.image, size, "parse")
     return {"status": AssetStatus.ready, "keypoints": keypoints, "parse_key": _store_png(storage, parse)}
+
+
+def set_model_photo_annotations(
+    session: Session, storage: Storage, settings: Settings, photo: ModelPhoto, pose_bytes: bytes, parse_bytes: bytes
+) -> ModelPhoto:
+    """Replace the photo's pose and parse by uploaded ones (checked as an upload's): ready, whatever its
+    status. As for a garment's mask: stored before the switch, old blobs kept, nothing changed on an error."""
+    results = _uploaded_annotations(storage, settings, (photo.width, photo.height), pose_bytes, parse_bytes)
+    annotation.by_hand(session, photo, {k: v for k, v in results.items() if k != "status"})
+    return photo
 
 
 def get_model_photo(session: Session, photo_id: uuid.UUID) -> ModelPhoto:

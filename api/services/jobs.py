@@ -236,8 +236,8 @@ def _previews_for_pairs(session: Session, job: RenderJob, pairs: Sequence[tuple[
     to_enqueue = []
     for garment_id, photo_id in pairs:
         garment, photo = garments.get(garment_id), photos.get(photo_id)
-        if garment is None or photo is None:
-            continue  # deleted since the job started
+        if garment is None or photo is None or {garment.status, photo.status} != {AssetStatus.ready}:
+            continue  # deleted, or sent back to the annotators, since the job started
         try:
             version = catalog.version_for(session, [garment.category.value])
         except ApiError:

@@ -1,7 +1,8 @@
 """Raw uploads through a real worker process (`celery worker --pool=solo`) with tiny random annotator
 checkpoints that accept any photo, on the filesystem broker with SQLite and on Redis with PostgreSQL:
 a photo without pose and parse, and a garment without a mask, become ready and render; a plain white
-garment fails with `no_garment`; a redelivered message annotates nothing twice; lost annotations recover."""
+garment fails with `no_garment`; a redelivered message annotates nothing twice; lost annotations recover;
+a failed photo annotated again (POST .../annotate) becomes ready."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PIL import Image
 
 from api.db import session_scope
 from api.dispatch import enqueue_annotation
-from api.models import ModelPhoto
+from api.models import ModelPhoto, StatusReason
 from api.services import annotation, catalog
 from tryon.data.synthetic import make_figure
 
@@ -145,3 +146,18 @@ def test_lost_and_crashed_annotations_are_recovered(live):
         assert settled(live, f"/v1/model-photos/{photo_id}")["status"] == "ready"
     assert photo_row(live, live.lost)[3] == 1
     assert photo_row(live, live.crashed)[3] == 2  # the dead attempt counted
+
+
+def test_a_failed_photo_annotated_again_becomes_ready(live):
+    state = live.app.state.tryon
+    with session_scope(state.sessions) as session:  # failed as when the annotators were missing: no message sent
+        photo = catalog.create_model_photo(
+            session, state.storage, state.settings, name="retried", image_bytes=png(FIGURE.person)
+        )
+        annotation.fail(session, "model_photo", photo.id, StatusReason.annotator_unavailable, "no checkpoint")
+        session.get(ModelPhoto, photo.id).annotation_attempts = 3
+    response = live.call("POST", f"/v1/model-photos/{photo.id}/annotate", headers=WAIT)
+    assert response.status_code == 200, (response.text, live.log.read_text()[-3000:])  # settled within the wait
+    body = response.json()
+    assert body["status"] == "ready" and body["status_reason"] is None and len(body["keypoints"]) == 18
+    assert body["parse_url"] and photo_row(live, photo.id)[3] == 1  # attempts counted afresh

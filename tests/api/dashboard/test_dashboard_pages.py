@@ -7,6 +7,7 @@ import re
 import uuid
 
 import pytest
+from api_support import garment_mask_png, image_bytes
 from dashboard_support import Dashboard, synthetic_uploads
 from PIL import Image
 
@@ -17,7 +18,8 @@ from api.services import annotation, jobs
 from api.services import previews as svc
 
 ID = str(uuid.uuid4())
-ANNOTATING = "A worker is annotating it: its status below turns ready (or failed, with the reason)."
+SETTLES = "its status below turns ready (or failed, with the reason)."
+ANNOTATING = f"A worker is annotating it: {SETTLES}"
 
 
 def complete(api, preview_id: str) -> None:
@@ -143,6 +145,10 @@ PAGES = [
     ("POST", "/admin/models", "admin"),
     ("POST", f"/admin/models/{ID}/activate", "admin"),
     ("POST", "/admin/garments", "merchandiser"),
+    ("POST", f"/admin/garments/{ID}/mask", "merchandiser"),
+    ("POST", f"/admin/garments/{ID}/annotate", "merchandiser"),
+    ("POST", f"/admin/model-photos/{ID}/annotations", "merchandiser"),
+    ("POST", f"/admin/model-photos/{ID}/annotate", "merchandiser"),
     ("POST", "/admin/previews/approvals", "merchandiser"),
     ("POST", "/admin/jobs", "merchandiser"),
 ]
@@ -234,6 +240,67 @@ def test_raw_uploads_show_annotating_live_then_the_reason_they_failed(api, dash)
     page = board.page(f"/admin/catalog?photo_q={name}").text
     assert '<p class="small failure" data-status-reason="no_person"><strong>No person</strong>: no person found' in page
     assert not re.search(r'<div id="photo-tiles" hx-get', page)  # settled: no more refreshing
+
+
+def failed_upload(api, kind: str, reason: StatusReason) -> dict:
+    """A raw upload whose annotation failed, as the worker records it."""
+    asset = api.garment(mask=None) if kind == "garment" else api.photo(pose=None, parse=None)
+    with session_scope(api.app.state.tryon.sessions) as session:
+        assert annotation.fail(session, kind, uuid.UUID(asset["id"]), reason, "(test)")
+    return asset
+
+
+def test_retry_annotation_on_a_failed_tile(api, dash):
+    board = dash["merchandiser"]
+    garment = failed_upload(api, "garment", StatusReason.annotator_unavailable)
+    ready = api.garment()
+    page = board.page("/admin/catalog?q=tee").text
+    retry = f'action="/admin/garments/{garment["id"]}/annotate"'
+    assert retry in page and f'action="/admin/garments/{ready["id"]}/annotate"' not in page
+    form = page[page.index(retry) : page.index("</form>", page.index(retry))]
+    assert 'name="back" value="/catalog?q=tee"' in form and 'name="csrf_token"' in form
+    assert f'Retry annotation<span class="visually-hidden"> of {garment["sku"]}</span>' in page
+    assert board.post(f"/admin/garments/{garment['id']}/annotate", token="").status_code == 403  # CSRF
+    response = board.post(f"/admin/garments/{garment['id']}/annotate", {"back": "/catalog?q=tee"})
+    assert response.headers["location"] == "/admin/catalog?q=tee"
+    assert board.flash(response) == f"ok: Garment {garment['sku']} is being annotated again: {SETTLES}"
+    body = api.call("GET", f"/v1/garments/{garment['id']}").json()
+    assert body["status"] == "annotating" and body["status_reason"] is None
+    again = board.flash(board.post(f"/admin/garments/{garment['id']}/annotate"))
+    assert again.startswith("error: garment ") and "already annotating" in again
+
+    photo = failed_upload(api, "model_photo", StatusReason.no_person)
+    assert f'action="/admin/model-photos/{photo["id"]}/annotate"' in board.page("/admin/catalog").text
+    assert "being annotated again" in board.flash(board.post(f"/admin/model-photos/{photo['id']}/annotate"))
+    assert api.call("GET", f"/v1/model-photos/{photo['id']}").json()["status"] == "annotating"
+
+
+def test_give_a_mask_or_a_pose_and_parse_by_hand(api, dash):
+    board = dash["merchandiser"]
+    files = synthetic_uploads(4)
+    garment = failed_upload(api, "garment", StatusReason.no_garment)
+    page = board.page("/admin/catalog").text
+    assert f'<label for="mask-{garment["id"]}">' in page and f'id="mask-{garment["id"]}" name="mask"' in page
+    path = f"/admin/garments/{garment['id']}/mask"
+    before = api.call("GET", f"/v1/garments/{garment['id']}").json()
+    assert board.flash(board.post(path)) == "error: Choose a file for: mask."
+    wrong = board.flash(board.post(path, files={"mask": ("m.png", image_bytes(10, 10), "image/png")}))
+    assert wrong == "error: mask: 10x10, image is 48x64"
+    assert api.call("GET", f"/v1/garments/{garment['id']}").json() == before
+    right = {"mask": ("m.png", garment_mask_png(), "image/png")}
+    fixed = board.flash(board.post(path, files=right))
+    assert fixed == f"ok: Garment {garment['sku']} is ready with the annotations given."
+    after = api.call("GET", f"/v1/garments/{garment['id']}").json()
+    assert after["status"] == "ready" and after["mask_derived"] is False and after["status_reason"] is None
+
+    photo = api.photo(name="Fix me", image=("p.png", files["person"], "image/png"), pose=None, parse=None)
+    path = f"/admin/model-photos/{photo['id']}/annotations"
+    assert f'<label for="parse-{photo["id"]}">' in board.page("/admin/catalog").text
+    only_pose = board.flash(board.post(path, files={"pose": ("p.json", files["pose"], "application/json")}))
+    assert only_pose == "error: Choose a file for: parse."
+    both = {"pose": ("p.json", files["pose"], "application/json"), "parse": ("p.png", files["parse"], "image/png")}
+    assert board.flash(board.post(path, files=both)) == "ok: Model photo Fix me is ready with the annotations given."
+    assert api.call("GET", f"/v1/model-photos/{photo['id']}").json()["status"] == "ready"
 
 
 def test_publish_and_unpublish(api, dash):
