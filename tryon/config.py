@@ -65,6 +65,8 @@ class OptimConfig:
     beta2: float = 0.999
     batch_size: int = 8
     steps: int = 20000
+    lr_drop_step: int = 0  # from this step on the learning rate is lr * lr_drop_factor (0 = never)
+    lr_drop_factor: float = 0.2
     seed: int = 0
     grad_clip: float = 1.0  # max gradient norm per step (0 = off): one odd batch must not fling the TPS grid
     amp: bool = True  # mixed precision, used on CUDA only

@@ -16,6 +16,7 @@ import csv
 import json
 import signal
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,9 +43,10 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # last logged losses, for the model card
 
 
-class LoopTrainer:
+class LoopTrainer(ABC):
     """Base class: the loop and the run directory. Subclasses set ``stage``, ``config``, ``out``, ``device``,
-    ``optimizers`` and ``state`` in their constructor and implement the four hooks below."""
+    ``optimizers`` and ``state`` in their constructor and implement the five hooks below (a subclass that
+    misses one cannot be built, rather than fail at its first checkpoint)."""
 
     stage: str
     config: TryOnConfig
@@ -56,37 +58,48 @@ class LoopTrainer:
 
     # -- hooks ------------------------------------------------------------------------------------
 
+    @abstractmethod
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One optimiser step; the losses, plus ``_visual`` (and optionally ``_batch``) for samples."""
-        raise NotImplementedError
 
+    @abstractmethod
     def train_mode(self) -> None:
         """Put the networks in training mode (and frozen parts in eval mode)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save_weights(self, path: Path) -> Path:
         """Write the checkpoint's weights, config and card into ``path``; return it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load_weights(self, path: Path) -> None:
         """Load the weights written by :meth:`save_weights`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample_columns(self, batch: dict[str, torch.Tensor], visual: torch.Tensor) -> list[torch.Tensor]:
         """Columns of the sample grid, each ``(B, 3, H, W)`` in [-1, 1] (or 1 channel)."""
-        raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------------
 
     def optimizer_step(self, name: str, loss: torch.Tensor) -> None:
         """Backward, clip the gradient norm (config.optim.grad_clip; 0 = off) and step optimiser ``name``."""
         optimizer = self.optimizers[name]
+        for group in optimizer.param_groups:
+            group["lr"] = self.learning_rate(group)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.optim.grad_clip > 0:
             params = [p for group in optimizer.param_groups for p in group["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.config.optim.grad_clip)
         optimizer.step()
+
+    def learning_rate(self, group: dict) -> float:
+        """The group's configured rate (kept as ``initial_lr``), times lr_drop_factor from lr_drop_step on.
+
+        Derived from the step alone, so a resumed run lands on the same schedule."""
+        base = group.setdefault("initial_lr", group["lr"])
+        o = self.config.optim
+        dropped = 0 < o.lr_drop_step <= self.state.step
+        return base * o.lr_drop_factor if dropped else base
 
     def save(self) -> Path:
         path = self.save_weights(self.out / "checkpoint")

@@ -55,6 +55,20 @@ def test_a_run_resumes_where_its_checkpoint_left_off(data, tmp_path):
     assert json.loads((tmp_path / "checkpoint" / "train_state.json").read_text())["step"] == 4
 
 
+def test_the_learning_rate_drops_at_lr_drop_step_and_stays_dropped_after_a_resume(data, tmp_path):
+    config = small_run_config(3)
+    config.optim.lr, config.optim.lr_drop_step, config.optim.lr_drop_factor = 1e-3, 2, 0.1
+    trainer = AnnotatorTrainer("parser", config, tmp_path, torch.device("cpu"))
+    trainer.fit(load_training_data(data, config))
+    assert trainer.optimizers["parser"].param_groups[0]["lr"] == pytest.approx(1e-4)
+    resumed = AnnotatorTrainer("parser", config, tmp_path, torch.device("cpu"))
+    assert resumed.resume() and resumed.state.step == 3
+    group = resumed.optimizers["parser"].param_groups[0]
+    assert resumed.learning_rate(group) == pytest.approx(1e-4)
+    resumed.state.step = 1  # before the drop: the configured rate
+    assert resumed.learning_rate(group) == pytest.approx(1e-3)
+
+
 def test_a_run_directory_of_another_stage_is_refused(data, tmp_path):
     train_annotator("parser", data, tmp_path, small_run_config(1), device="cpu")
     with pytest.raises(ValueError, match="holds a parser run, not pose"):
