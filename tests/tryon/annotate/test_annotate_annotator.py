@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from tryon.annotate.annotator import Annotator
-from tryon.annotate.checkpoint import build_network, save_annotator
+from tryon.annotate.checkpoint import DEFAULT_CHECKPOINTS, build_network, save_annotator
 from tryon.annotate.errors import AnnotationError, EmptyImageError, ImageTooLargeError, NoPersonError
 from tryon.annotate.parser import HumanParser
 from tryon.annotate.photos import Frame, open_photo
@@ -159,6 +159,15 @@ def test_annotator_loads_from_checkpoints_and_answers_at_the_photos_size(checkpo
     assert parse.min() >= 0 and parse.max() < 20
     present = keypoints[0, :, 2] > 0
     assert (keypoints[0, present, 0] <= 49).all() and (keypoints[0, present, 1] <= 69).all()
+
+
+def test_the_shipped_annotators_load_with_their_model_cards():
+    annotator = Annotator.from_checkpoints(device="cpu")  # tryon/weights/parser and tryon/weights/pose
+    keypoints, parse = annotator.annotate_tensors(torch.rand(1, 3, 256, 192) * 2 - 1, require_person=False)
+    assert keypoints.shape == (1, 18, 3) and parse.shape == (1, 256, 192)
+    for kind, figure in (("parser", "mIoU"), ("pose", "PCKh@0.5")):
+        card = (DEFAULT_CHECKPOINTS[kind] / "MODEL_CARD.md").read_text()
+        assert "Research/demo weights" in card and figure in card and "val_pairs.txt" in card
 
 
 def test_the_pipeline_annotates_what_it_is_not_given(tmp_path):
