@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.errors import error_responses
@@ -61,7 +62,10 @@ async def create_garment(
     prefer: Annotated[str | None, Header(description="`wait=N`: wait up to N seconds for the mask.")] = None,
 ) -> GarmentOut:
     limit = state.settings.max_upload_bytes
-    garment = catalog.create_garment(
+    image_bytes, mask_bytes = await read_upload(image, "image", limit), await read_upload(mask, "mask", limit)
+    # Decoding and storing a large photo takes a while: off the event loop, so cached previews keep flowing.
+    garment = await run_in_threadpool(
+        catalog.create_garment,
         session,
         storage,
         state.settings,
@@ -69,8 +73,8 @@ async def create_garment(
         name=name,
         category=category,
         published=published,
-        image_bytes=await read_upload(image, "image", limit),
-        mask_bytes=await read_upload(mask, "mask", limit),
+        image_bytes=image_bytes,
+        mask_bytes=mask_bytes,
     )
     session.commit()  # before the worker looks for it
     annotation.enqueue_if_annotating(state.celery, garment)
@@ -148,7 +152,8 @@ async def put_garment_mask(
 ) -> GarmentOut:
     garment = catalog.get_garment(session, garment_id, key)
     mask_bytes = await read_upload(mask, "mask", state.settings.max_upload_bytes)
-    return garment_out(catalog.set_garment_mask(session, storage, state.settings, garment, mask_bytes))
+    garment = await run_in_threadpool(catalog.set_garment_mask, session, storage, state.settings, garment, mask_bytes)
+    return garment_out(garment)
 
 
 ANNOTATE_DESCRIPTION = """Extract the garment's mask again, from its image (after new annotator weights, or a

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import Merchandiser, SessionDep, StateDep, StorageDep, Storefront
 from api.errors import error_responses
@@ -64,14 +65,18 @@ async def create_model_photo(
     prefer: Annotated[str | None, Header(description="`wait=N`: wait up to N seconds for the annotation.")] = None,
 ) -> ModelPhotoOut:
     limit = state.settings.max_upload_bytes
-    photo = catalog.create_model_photo(
+    image_bytes = await read_upload(image, "image", limit)
+    pose_bytes, parse_bytes = await read_upload(pose, "pose", limit), await read_upload(parse, "parse", limit)
+    # Decoding and storing a large photo takes a while: off the event loop, so cached previews keep flowing.
+    photo = await run_in_threadpool(
+        catalog.create_model_photo,
         session,
         storage,
         state.settings,
         name=name,
-        image_bytes=await read_upload(image, "image", limit),
-        pose_bytes=await read_upload(pose, "pose", limit),
-        parse_bytes=await read_upload(parse, "parse", limit),
+        image_bytes=image_bytes,
+        pose_bytes=pose_bytes,
+        parse_bytes=parse_bytes,
     )
     session.commit()  # before the worker looks for it
     annotation.enqueue_if_annotating(state.celery, photo)
@@ -151,9 +156,10 @@ async def put_model_photo_annotations(
     photo = catalog.get_model_photo(session, photo_id)
     limit = state.settings.max_upload_bytes
     pose_bytes, parse_bytes = await read_upload(pose, "pose", limit), await read_upload(parse, "parse", limit)
-    return photo_out(
-        catalog.set_model_photo_annotations(session, storage, state.settings, photo, pose_bytes, parse_bytes)
+    photo = await run_in_threadpool(
+        catalog.set_model_photo_annotations, session, storage, state.settings, photo, pose_bytes, parse_bytes
     )
+    return photo_out(photo)
 
 
 ANNOTATE_DESCRIPTION = """Find the photo's pose and parse again, from its image (after new annotator weights, or
