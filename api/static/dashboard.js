@@ -193,6 +193,15 @@
     }
   });
 
+  // The catalog's tiles refresh every 2 s while something is annotating. A refresh replaces them, and
+  // would close a fix form someone has opened (with the file they chose): skip it while one is open.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var region = event.detail.elt;
+    if (region && region.hasAttribute("data-live-tiles") && region.querySelector("details.fix[open]")) {
+      event.preventDefault();
+    }
+  });
+
   // A refresh of the gallery (polling, filters, a decision) replaces its cards: keep the focus, and keep
   // the selection unless the refresh is the answer to a decision on it.
   var kept = null;

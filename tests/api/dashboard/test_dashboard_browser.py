@@ -13,6 +13,7 @@ Each test saves a screenshot of each page it visits in its temporary directory; 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import re
 import shutil
@@ -28,6 +29,10 @@ import pytest
 from api_support import Api, annotator_checkpoints, wait_until, worker_process
 from conftest import make_keys, make_settings, register_version
 from dashboard_support import synthetic_uploads
+from sqlalchemy import create_engine, update
+
+from api.db import utcnow
+from api.models import AssetStatus, Garment
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -109,6 +114,7 @@ class Site:
     keys: dict[str, str]
     api: Api
     log: Path
+    database_url: str
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +142,7 @@ def site(browser, tmp_path_factory):
             )
             api.call("PATCH", f"/v1/garments/{garment['id']}", json={"name": name})
         stack.enter_context(worker_process(settings, tmp / "worker.log"))
-        yield Site(url, api.keys, api, tmp / "worker.log")
+        yield Site(url, api.keys, api, tmp / "worker.log", settings.database_url)
 
 
 class Shots:
@@ -354,3 +360,46 @@ def test_every_page_fits_has_labels_and_works_from_the_keyboard(site, browser, t
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/admin/system$"))
     context.close()
+
+
+def set_garment_status(site: Site, garment_id: str, status: AssetStatus) -> None:
+    """Write a garment's status straight into the catalog; an annotating one gets an hour-long lease, so that
+    neither a worker nor the orphan sweep touches it."""
+    lease = utcnow() + dt.timedelta(hours=1) if status == AssetStatus.annotating else None
+    engine = create_engine(site.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(Garment)
+                .where(Garment.id == uuid.UUID(garment_id))
+                .values(status=status, annotation_lease_expires_at=lease)
+            )
+    finally:
+        engine.dispose()
+
+
+def test_an_open_fix_form_survives_the_tiles_refreshing(site, browser):
+    from playwright.sync_api import expect
+
+    held = site.api.garment(sku="TEE-HELD")
+    set_garment_status(site, held["id"], AssetStatus.annotating)  # the tiles poll while it annotates
+    context, page = new_page(browser, 1280, 900)
+    try:
+        sign_in(page, site.url, site.keys["merchandiser"])
+        held_tile = page.locator("#garment-tiles .tile", has_text="TEE-HELD")
+        expect(held_tile.locator(".badge.status-annotating")).to_be_visible()
+        fix = page.locator("#garment-tiles .tile", has_text="TEE-CHECK").locator("details.fix")
+        fix.locator("summary").click()
+        expect(fix).to_have_attribute("open", "")
+        polls = []
+        page.on("request", lambda request: polls.append(request.url) if "/admin/catalog" in request.url else None)
+        page.wait_for_timeout(5_000)  # two refresh periods and more
+        expect(fix).to_have_attribute("open", "")
+        assert polls == [], "the tiles refreshed under an open fix form"
+
+        fix.locator("summary").click()  # closed: the refreshes resume and show the garment ready
+        set_garment_status(site, held["id"], AssetStatus.ready)
+        expect(held_tile.locator(".badge.status-ready")).to_be_visible()
+    finally:
+        set_garment_status(site, held["id"], AssetStatus.ready)
+        context.close()
