@@ -15,7 +15,17 @@ from celery import Celery
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.models import JobStatus, Preview, PreviewStatus, Queue, RenderJob, WebhookEvent
+from api.models import (
+    AssetStatus,
+    Garment,
+    JobStatus,
+    ModelPhoto,
+    Preview,
+    PreviewStatus,
+    Queue,
+    RenderJob,
+    WebhookEvent,
+)
 
 
 @dataclass
@@ -44,7 +54,7 @@ class WorkerInfo:
 @dataclass
 class RecentError:
     at: dt.datetime
-    kind: str  # "preview", "render job" or "webhook"
+    kind: str  # "preview", "render job", "webhook", "garment" or "model photo"
     subject_id: uuid.UUID
     code: str
     message: str
@@ -112,8 +122,8 @@ def live_workers(celery: Celery, timeout: float = 1.0) -> list[WorkerInfo] | Non
 
 
 def recent_errors(session: Session, limit: int = 20) -> list[RecentError]:
-    """The latest failed previews, failed render jobs and undeliverable webhooks, newest first."""
-    found: list[RecentError] = []
+    """The latest failed previews, render jobs and annotations, and undeliverable webhooks, newest first."""
+    found: list[RecentError] = failed_annotations(session, limit)
     for preview in session.scalars(
         select(Preview)
         .where(Preview.status == PreviewStatus.failed, Preview.finished_at.is_not(None))
@@ -141,3 +151,15 @@ def recent_errors(session: Session, limit: int = 20) -> list[RecentError]:
         found.append(RecentError(event.created_at, "webhook", event.id, event.event_type, message))
     found.sort(key=lambda error: error.at, reverse=True)
     return found[:limit]
+
+
+def failed_annotations(session: Session, limit: int) -> list[RecentError]:
+    """Garments and model photos whose annotation failed (no person, unreadable image, ...), newest first."""
+    found = []
+    for model, kind in ((Garment, "garment"), (ModelPhoto, "model photo")):
+        for asset in session.scalars(
+            select(model).where(model.status == AssetStatus.failed).order_by(model.updated_at.desc()).limit(limit)
+        ):
+            code = asset.status_reason or "annotation_failed"
+            found.append(RecentError(asset.updated_at, kind, asset.id, code, asset.status_message or ""))
+    return found

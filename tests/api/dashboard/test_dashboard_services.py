@@ -17,7 +17,9 @@ from sqlalchemy import select, update
 from api.db import session_scope, utcnow
 from api.models import (
     ApiKey,
+    AssetStatus,
     JobStatus,
+    ModelPhoto,
     Preview,
     PreviewStatus,
     Queue,
@@ -195,6 +197,31 @@ def test_recent_errors_gather_previews_jobs_and_webhooks_newest_first(api):
     assert (errors[1].code, errors[1].message) == ("preview.failed", "HTTP 500")
     assert (errors[2].code, errors[2].message) == ("render_failed", "CUDA out of memory")
     assert len(errors) <= 5
+
+
+def test_recent_errors_name_failed_annotations_with_their_reason(api):
+    state = api.app.state.tryon
+    photo_id = uuid.UUID(api.photo()["id"])
+    failed_at = utcnow() + dt.timedelta(minutes=5)  # newer than every other error in the module's database
+    with session_scope(state.sessions) as session:
+        session.execute(
+            update(ModelPhoto)
+            .where(ModelPhoto.id == photo_id)
+            .values(
+                status=AssetStatus.failed,
+                status_reason="no_person",
+                status_message="no person found",
+                updated_at=failed_at,
+            )
+        )
+    with session_scope(state.read_sessions) as session:
+        newest = system.recent_errors(session, limit=3)[0]
+    assert (newest.kind, newest.subject_id, newest.code, newest.message) == (
+        "model photo",
+        photo_id,
+        "no_person",
+        "no person found",
+    )
 
 
 def test_live_workers_need_a_broker_with_remote_control(api, monkeypatch):
