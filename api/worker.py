@@ -79,25 +79,27 @@ def create_celery(settings: Settings) -> Celery:
 
 
 def _register_tasks(app: Celery) -> None:
+    # shared=False: a shared task would be copied into every Celery app the process creates later (tests
+    # create many), and each later app would warn that the name is taken.
     from api import tasks
 
-    @app.task(name=RENDER_TASK, bind=True)
+    @app.task(name=RENDER_TASK, bind=True, shared=False)
     def render_preview(self, preview_id: str) -> dict:
         return tasks.render_preview(tasks.context(self.app), self.app, preview_id)
 
-    @app.task(name=FANOUT_TASK, bind=True)
+    @app.task(name=FANOUT_TASK, bind=True, shared=False)
     def fanout_render_job(self, job_id: str) -> dict:
         return tasks.fanout_render_job(tasks.context(self.app), self.app, job_id)
 
-    @app.task(name=WEBHOOK_TASK, bind=True)
+    @app.task(name=WEBHOOK_TASK, bind=True, shared=False)
     def deliver_webhook(self, event_id: str) -> dict:
         return tasks.deliver_webhook(tasks.context(self.app), self.app, event_id)
 
-    @app.task(name=ANNOTATE_PHOTO_TASK, bind=True)
+    @app.task(name=ANNOTATE_PHOTO_TASK, bind=True, shared=False)
     def annotate_model_photo(self, photo_id: str) -> dict:
         return tasks.annotate_asset(tasks.context(self.app), "model_photo", photo_id)
 
-    @app.task(name=ANNOTATE_GARMENT_TASK, bind=True)
+    @app.task(name=ANNOTATE_GARMENT_TASK, bind=True, shared=False)
     def annotate_garment(self, garment_id: str) -> dict:
         return tasks.annotate_asset(tasks.context(self.app), "garment", garment_id)
 
