@@ -58,7 +58,7 @@ class InputError(Exception):
 class InputsChanged(InputError):
     """The photo's or a garment's annotations were replaced since the preview was requested."""
 
-    code = "inputs_changed"
+    code = previews.INPUTS_CHANGED
 
 
 def _load_item(session: Session, storage: Storage, preview: Preview, version: ModelVersion):

@@ -117,8 +117,12 @@ async def _upload(
     return redirect(request, "/catalog", _uploaded(asset))
 
 
+def _named(asset: Garment | ModelPhoto) -> str:
+    return f"Garment {asset.sku}" if isinstance(asset, Garment) else f"Model photo {asset.name}"
+
+
 def _uploaded(asset) -> str:
-    what = f"Garment {asset.sku}" if isinstance(asset, Garment) else f"Model photo {asset.name}"
+    what = _named(asset)
     if asset.status != AssetStatus.annotating:
         return f"{what} uploaded."
     return f"{what} uploaded. A worker is annotating it: its status below turns ready (or failed, with the reason)."
@@ -233,7 +237,7 @@ async def _fix(request: Request, back: str, uploads: dict[str, UploadFile | None
 
 
 def _fixed(asset) -> str:
-    what = f"Garment {asset.sku}" if isinstance(asset, Garment) else f"Model photo {asset.name}"
+    what = _named(asset)
     if asset.status == AssetStatus.annotating:
         return f"{what} is being annotated again: its status below turns ready (or failed, with the reason)."
     return f"{what} is ready with the annotations given."

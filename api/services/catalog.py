@@ -198,7 +198,8 @@ def create_model_photo(
     decoded = images.decode_upload(image_bytes, "image", settings.max_upload_bytes, settings.max_image_pixels)
     rgb = images.to_rgb(decoded.image)
     if pose_bytes is not None:
-        state = _uploaded_annotations(storage, settings, rgb.size, pose_bytes, parse_bytes)
+        annotations = _uploaded_annotations(storage, settings, rgb.size, pose_bytes, parse_bytes)
+        state = {"status": AssetStatus.ready, **annotations}
     else:
         state = annotation.pending()
     photo = ModelPhoto(name=name, image_key=_store_png(storage, rgb), width=rgb.width, height=rgb.height, **state)
@@ -220,7 +221,7 @@ def _uploaded_annotations(
     if parse_upload.format != "png":
         raise ApiError(415, "unsupported_media_type", "parse: a human parse must be a PNG label map")
     parse = images.parse_map(parse_upload.image, size, "parse")
-    return {"status": AssetStatus.ready, "keypoints": keypoints, "parse_key": _store_png(storage, parse)}
+    return {"keypoints": keypoints, "parse_key": _store_png(storage, parse)}
 
 
 def set_model_photo_annotations(
@@ -229,7 +230,7 @@ def set_model_photo_annotations(
     """Replace the photo's pose and parse by uploaded ones (checked as an upload's): ready, whatever its
     status. As for a garment's mask: stored before the switch, old blobs kept, nothing changed on an error."""
     results = _uploaded_annotations(storage, settings, (photo.width, photo.height), pose_bytes, parse_bytes)
-    annotation.by_hand(session, photo, {k: v for k, v in results.items() if k != "status"})
+    annotation.by_hand(session, photo, results)
     return photo
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice, product
 
 from celery import Celery
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from api.db import utcnow
@@ -232,20 +232,12 @@ def _previews_for_pairs(session: Session, job: RenderJob, pairs: Sequence[tuple[
         for p in session.scalars(select(ModelPhoto).where(ModelPhoto.id.in_({uuid.UUID(p) for _, p in pairs})))
     }
     linked = set(session.scalars(select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job.id)))
-    params = {"size": job.size, "format": job.format}
     to_enqueue = []
     for garment_id, photo_id in pairs:
-        garment, photo = garments.get(garment_id), photos.get(photo_id)
-        if garment is None or photo is None or {garment.status, photo.status} != {AssetStatus.ready}:
-            continue  # deleted, or sent back to the annotators, since the job started
-        try:
-            version = catalog.version_for(session, [garment.category.value])
-        except ApiError:
+        found = _preview_for(session, job, garments.get(garment_id), photos.get(photo_id))
+        if found is None:
             continue
-        request = previews.PreviewRequest(
-            photo, [garment], version, None, params, previews.content_key(photo, [garment], version, params)
-        )
-        preview, created = previews.get_or_create(session, request, Queue.bulk, job.owner_id)
+        preview, created = found
         if created:
             to_enqueue.append(preview.id)
         if preview.id not in linked:
@@ -253,6 +245,24 @@ def _previews_for_pairs(session: Session, job: RenderJob, pairs: Sequence[tuple[
             linked.add(preview.id)
     session.flush()
     return to_enqueue
+
+
+def _preview_for(
+    session: Session, job: RenderJob, garment: Garment | None, photo: ModelPhoto | None
+) -> tuple[Preview, bool] | None:
+    """The live preview of the garment on the photo at the job's size and format, or a new queued one
+    (``created`` True); None when either is gone, not ready (sent back to the annotators since the job
+    started) or no active model version renders the garment."""
+    if garment is None or photo is None or {garment.status, photo.status} != {AssetStatus.ready}:
+        return None
+    try:
+        version = catalog.version_for(session, [garment.category.value])
+    except ApiError:
+        return None
+    params = {"size": job.size, "format": job.format}
+    key = previews.content_key(photo, [garment], version, params)
+    request = previews.PreviewRequest(photo, [garment], version, None, params, key)
+    return previews.get_or_create(session, request, Queue.bulk, job.owner_id)
 
 
 def counts(session: Session, job_id: uuid.UUID) -> dict[str, int]:
@@ -313,13 +323,19 @@ def cancel(session: Session, job: RenderJob) -> RenderJob:
 
 
 def retry_failed(session: Session, job: RenderJob) -> tuple[RenderJob, list[tuple[uuid.UUID, Queue]]]:
-    """Queue the job's failed previews again (attempts reset); returns the previews to enqueue."""
+    """Queue the job's failed previews again (attempts reset); returns the previews to enqueue.
+
+    A preview that failed because its photo's or garment's annotations changed would only fail again: the job
+    takes the preview of the current annotations in its place."""
     if job.status == JobStatus.canceled:
         raise ApiError(409, "job_canceled", f"render job {job.id} was canceled")
     items = select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job.id)
     failed = session.scalars(select(Preview).where(Preview.id.in_(items), Preview.status == PreviewStatus.failed)).all()
     again = []
     for preview in failed:
+        if preview.error_code == previews.INPUTS_CHANGED:
+            again += _replace_changed(session, job, preview)
+            continue
         if previews.live_preview(session, preview.content_key) is not None:
             continue  # an identical preview was requested since: it will serve
         preview.status, preview.attempts = PreviewStatus.queued, 0
@@ -330,6 +346,22 @@ def retry_failed(session: Session, job: RenderJob) -> tuple[RenderJob, list[tupl
     if again:
         job.status, job.finished_at = JobStatus.running, None
     return refresh(session, job), again
+
+
+def _replace_changed(session: Session, job: RenderJob, stale: Preview) -> list[tuple[uuid.UUID, Queue]]:
+    """Link the job to the preview of the stale one's garment and photo as they are now; [] or the new one to
+    enqueue. The stale preview stays (failed, as history) but leaves the job, unless an asset is not ready."""
+    ids = stale.garment_ids  # a job's previews show one garment each (none once it was deleted)
+    garment = session.get(Garment, ids[0]) if ids else None
+    found = _preview_for(session, job, garment, session.get(ModelPhoto, stale.model_photo_id))
+    if found is None:
+        return []  # it stays failed with its reason
+    preview, created = found
+    session.execute(delete(RenderJobItem).where(RenderJobItem.job_id == job.id, RenderJobItem.preview_id == stale.id))
+    if session.get(RenderJobItem, (job.id, preview.id)) is None:
+        session.add(RenderJobItem(job_id=job.id, preview_id=preview.id))
+    session.flush()
+    return [(preview.id, preview.queue)] if created else []
 
 
 def stalled_fanouts(session: Session, now: dt.datetime) -> list[uuid.UUID]:

@@ -43,6 +43,10 @@ LIVE = (PreviewStatus.queued, PreviewStatus.running, PreviewStatus.succeeded)
 FINISHED = (PreviewStatus.succeeded, PreviewStatus.failed, PreviewStatus.canceled)
 
 
+# The error code of a preview whose photo's or garments' annotations were replaced after it was requested.
+INPUTS_CHANGED = "inputs_changed"
+
+
 def parse_size(size: str) -> tuple[int, int]:
     height, width = size.split("x")
     return int(height), int(width)

@@ -11,12 +11,12 @@ import uuid
 import pytest
 from api_support import garment_mask_png, image_bytes, parse_png, pose_json
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api import tasks
-from api.db import session_scope
+from api.db import session_scope, utcnow
 from api.dispatch import ANNOTATE_TASKS
-from api.models import Garment, ModelPhoto, ModelVersion, Preview, StatusReason
+from api.models import Garment, ModelPhoto, ModelVersion, Preview, PreviewStatus, RenderJobItem, StatusReason
 from api.services import annotation, jobs, previews
 
 OTHER_MASK = image_bytes(color=255, mode="L")  # all garment: not garment_mask_png()
@@ -227,3 +227,49 @@ def test_a_render_job_skips_assets_sent_back_to_the_annotators(api, sent):
         jobs.fanout_step(session, state.celery, uuid.UUID(job["id"]), 1)
     listed = api.call("GET", "/v1/previews", params={"garment_id": garment["id"]}).json()["items"]
     assert [p["model_photo_id"] for p in listed] == [sorted(p["id"] for p in photos)[0]]
+
+
+def job_previews(api, job_id: str) -> list[Preview]:
+    with session_scope(api.app.state.tryon.sessions) as session:
+        items = select(RenderJobItem.preview_id).where(RenderJobItem.job_id == uuid.UUID(job_id))
+        found = session.scalars(select(Preview).where(Preview.id.in_(items))).all()
+        session.expunge_all()
+        return list(found)
+
+
+def fail_as_changed(api, preview_id: uuid.UUID) -> None:
+    """What the worker records for a preview whose inputs changed after it was queued."""
+    with session_scope(api.app.state.tryon.sessions) as session:
+        session.execute(
+            update(Preview)
+            .where(Preview.id == preview_id)
+            .values(status=PreviewStatus.failed, error_code="inputs_changed", finished_at=utcnow())
+        )
+
+
+def test_retrying_a_job_renders_the_current_annotations_in_place_of_changed_ones(api, sent):
+    garment, photos = api.garment(), [api.photo() for _ in range(2)]
+    body = {"garment_ids": [garment["id"]], "model_photo_ids": [p["id"] for p in photos], "size": "256x192"}
+    job = api.call("POST", "/v1/render-jobs", json=body, role="merchandiser").json()
+    state = api.app.state.tryon
+    with session_scope(state.sessions) as session:
+        jobs.fanout_step(session, state.celery, uuid.UUID(job["id"]), 10)
+    first = {p.model_photo_id: p for p in job_previews(api, job["id"])}
+    changed_photo, reannotated = (uuid.UUID(p["id"]) for p in sorted(photos, key=lambda p: p["id"]))
+    put_annotations(api, str(changed_photo), pose=pose_json(points=25))  # changed while queued
+    fail_as_changed(api, first[changed_photo].id)
+    fail_as_changed(api, first[reannotated].id)
+    assert api.call("POST", f"/v1/model-photos/{reannotated}/annotate").status_code == 202  # annotating now
+    sent.clear()
+
+    retried = api.call("POST", f"/v1/render-jobs/{job['id']}/retry", role="merchandiser")
+    assert retried.status_code == 200, retried.text
+    now = {p.model_photo_id: p for p in job_previews(api, job["id"])}
+    replacement = now[changed_photo]
+    assert replacement.id != first[changed_photo].id and replacement.status == PreviewStatus.queued
+    assert replacement.content_key != first[changed_photo].content_key
+    assert ("tryon.render_preview", [str(replacement.id)]) in [(name, args) for name, args in sent]
+    # A photo back at the annotators keeps its failed preview (and its reason) until it is ready.
+    assert now[reannotated].id == first[reannotated].id and now[reannotated].status == PreviewStatus.failed
+    # The stale preview is kept, failed, outside the job.
+    assert row(api, Preview, first[changed_photo].id)["error_code"] == "inputs_changed"
