@@ -64,10 +64,20 @@ def create_job(session: Session, key: ApiKey, selection: dict, size: str, fmt: s
 
 
 def get_job(session: Session, job_id: uuid.UUID) -> RenderJob:
-    job = session.get(RenderJob, job_id)
+    """The job, its row locked until the transaction ends (see lock_job)."""
+    job = lock_job(session, job_id)
     if job is None:
         raise not_found("render_job", job_id)
     return job
+
+
+def lock_job(session: Session, job_id: uuid.UUID) -> RenderJob | None:
+    """Load the job fresh and lock its row (SELECT ... FOR UPDATE) for the rest of the transaction.
+
+    Every read-modify-write of a job (fan-out, recount, cancel, retry) goes through here: on PostgreSQL two of
+    them would otherwise interleave, and a worker's recount that read the job before a cancel would write its
+    stale status back over "canceled". SQLite needs no row lock: its writers take the database lock at BEGIN."""
+    return session.get(RenderJob, job_id, with_for_update=True, populate_existing=True)
 
 
 def list_jobs(session: Session, limit: int, offset: int) -> tuple[Sequence[RenderJob], int]:
@@ -177,7 +187,7 @@ def _pixels(size: str) -> int:
 
 def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: int) -> dict:
     """Create the previews of the job's next chunk of pairs and enqueue their renders."""
-    job = session.get(RenderJob, job_id)
+    job = lock_job(session, job_id)
     if job is None or job.status in (JobStatus.canceled, JobStatus.succeeded, JobStatus.failed):
         return {"created": 0}
     if job.total is None:
@@ -218,7 +228,7 @@ def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: in
     for preview_id in to_enqueue:
         enqueue_render(app, preview_id, Queue.bulk)
     if start + len(pairs) >= job.total:
-        refresh(session, session.get(RenderJob, job.id))
+        refresh(session, lock_job(session, job.id))
         session.commit()
     return {"created": len(pairs)}
 
@@ -296,8 +306,10 @@ def refresh_jobs_of(session: Session, preview_ids: Sequence[uuid.UUID]) -> None:
     if not preview_ids:
         return
     job_ids = set(session.scalars(select(RenderJobItem.job_id).where(RenderJobItem.preview_id.in_(preview_ids))))
-    for job in session.scalars(select(RenderJob).where(RenderJob.id.in_(job_ids))):
-        refresh(session, job)
+    for job_id in sorted(job_ids):  # one lock order for all workers: no deadlock between two recounts
+        job = lock_job(session, job_id)
+        if job is not None:  # deleted meanwhile
+            refresh(session, job)
 
 
 def cancel(session: Session, job: RenderJob) -> RenderJob:

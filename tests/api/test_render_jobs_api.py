@@ -1,8 +1,10 @@
 """Render jobs through the API without a worker: creation only records the selection (the fan-out is the
-workers'), idempotency, and the error answers. Fan-out, counts, cancel and retry: see test_worker.py."""
+workers'), idempotency, the error answers, and a recount racing a cancel. Fan-out, counts, cancel and retry end
+to end: see test_worker.py."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from sqlalchemy import func, select
@@ -53,3 +55,59 @@ def test_job_errors(api):
     for action in ("cancel", "retry"):
         response = api.call("POST", f"/v1/render-jobs/{uuid.uuid4()}/{action}", role="merchandiser")
         assert response.status_code == 404 and response.json()["error"]["code"] == "render_job_not_found"
+
+
+def test_a_recount_racing_a_cancel_keeps_the_job_canceled(api):
+    """A worker's recount that starts while a cancel is in flight must not write its stale status back."""
+    from api.db import session_scope
+    from api.models import JobStatus, PreviewStatus, RenderJob, RenderJobItem
+    from api.services import jobs
+
+    state = api.app.state.tryon
+    body = {"garment_ids": [api.garment()["id"]], "model_photo_ids": [api.photo()["id"]], "size": "256x192"}
+    job_id = uuid.UUID(api.call("POST", "/v1/render-jobs", role="merchandiser", json=body).json()["id"])
+    with session_scope(state.sessions) as session:
+        assert jobs.fanout_step(session, state.celery, job_id, chunk_size=10)["created"] == 1
+        preview_id = session.scalar(select(RenderJobItem.preview_id).where(RenderJobItem.job_id == job_id))
+        preview = session.get(Preview, preview_id)
+        preview.status = PreviewStatus.succeeded  # all rendered: a recount would now call the job succeeded
+
+    canceling = state.sessions()
+    jobs.cancel(canceling, jobs.get_job(canceling, job_id))  # flushed, not committed: the cancel is in flight
+    recount = threading.Thread(target=_recount, args=(state.sessions, preview_id))
+    recount.start()
+    _wait_for_a_blocked_writer(api, recount)
+    canceling.commit()
+    canceling.close()
+    recount.join(timeout=30)
+    assert not recount.is_alive()
+    with state.sessions() as session:
+        assert session.get(RenderJob, job_id).status == JobStatus.canceled
+
+
+def _recount(sessions, preview_id) -> None:
+    from api.db import session_scope
+    from api.services import jobs
+
+    with session_scope(sessions) as session:
+        jobs.refresh_jobs_of(session, [preview_id])
+
+
+def _wait_for_a_blocked_writer(api, thread: threading.Thread) -> None:
+    """Until the recount waits on the cancel's lock (PostgreSQL: a backend waiting on a row lock; SQLite: the
+    database lock, which gives no sign, so a short pause)."""
+    if not api.settings.database_url.startswith("postgresql"):
+        thread.join(timeout=0.3)
+        return
+    from sqlalchemy import text
+
+    engine = api.app.state.tryon.engine
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    for _ in range(300):
+        with engine.connect() as connection:
+            if connection.scalar(query):
+                return
+        thread.join(timeout=0.05)
+    raise AssertionError("the recount never waited on the cancel's lock")
