@@ -91,30 +91,37 @@ def catalog_page(
 async def _upload(
     request: Request, viewer: auth.Viewer, form: str, values: dict, required: dict, uploads: dict, create
 ):
-    """Check the form, read its files within the upload limit and call ``create(session, files)`` (which
-    returns the new asset) off the event loop; once committed, an asset without its annotations goes to the
-    workers. On an error, show the catalog again with the message and what was typed."""
+    """Check the form, then store the asset with ``create(session, files)`` (see _write_asset). On an error, show
+    the catalog again with the message and what was typed."""
     state = request.app.state.tryon
     try:
         missing = [label for label, given in required.items() if not given]
         if missing:
             raise ApiError(422, "missing_fields", f"Fill in: {', '.join(missing)}.")
-        limit = state.settings.max_upload_bytes
-        files = {
-            field: await read_upload(upload, field, limit) if _has_file(upload) else None
-            for field, upload in uploads.items()
-        }
-
-        def run():
-            with session_scope(state.sessions) as session:
-                return create(session, files)
-
-        asset = await run_in_threadpool(run)
+        asset = await _write_asset(state, uploads, create)
     except ApiError as error:
         forms = {form: {**values, "error": error.message}}
         return await run_in_threadpool(_catalog_page, request, viewer, {}, error.status, **forms)
-    annotation.enqueue_if_annotating(state.celery, asset)
     return redirect(request, "/catalog", _uploaded(asset))
+
+
+async def _write_asset(state, uploads: dict[str, UploadFile | None], write) -> Garment | ModelPhoto:
+    """Read the chosen files within the upload limit (None for an input left empty), run ``write(session,
+    files)`` (returns the asset) off the event loop in its own transaction; once committed, an asset left
+    annotating goes to the workers. Errors are ApiErrors, and leave the catalog as it was."""
+    limit = state.settings.max_upload_bytes
+    files = {
+        field: await read_upload(upload, field, limit) if _has_file(upload) else None
+        for field, upload in uploads.items()
+    }
+
+    def run():
+        with session_scope(state.sessions) as session:
+            return write(session, files)
+
+    asset = await run_in_threadpool(run)
+    annotation.enqueue_if_annotating(state.celery, asset)
+    return asset
 
 
 def _named(asset: Garment | ModelPhoto) -> str:
@@ -213,26 +220,17 @@ def publish_garment(
 
 
 async def _fix(request: Request, back: str, uploads: dict[str, UploadFile | None], change) -> RedirectResponse:
-    """Read the chosen files within the upload limit, run ``change(session, files)`` (returns the asset) off the
-    event loop and go back to the catalog saying what happened. An error (a missing or bad file, an asset
-    already annotating) is said the same way and leaves the asset as it was."""
-    state = request.app.state.tryon
+    """With every file chosen, store the change with ``change(session, files)`` (see _write_asset) and go back to the
+    catalog saying what happened. An error (a missing or bad file, an asset already annotating) is said the same
+    way and leaves the asset as it was."""
     target = local_path(back, "/catalog")
     try:
         missing = [field for field, upload in uploads.items() if not _has_file(upload)]
         if missing:
             raise ApiError(422, "missing_fields", f"Choose a file for: {', '.join(missing)}.")
-        limit = state.settings.max_upload_bytes
-        files = {field: await read_upload(upload, field, limit) for field, upload in uploads.items()}
-
-        def run():
-            with session_scope(state.sessions) as session:
-                return change(session, files)
-
-        asset = await run_in_threadpool(run)
+        asset = await _write_asset(request.app.state.tryon, uploads, change)
     except ApiError as error:
         return redirect(request, target, error.message, "error")
-    annotation.enqueue_if_annotating(state.celery, asset)
     return redirect(request, target, _fixed(asset))
 
 

@@ -49,13 +49,17 @@ CLEARED: dict[str, dict[str, Any]] = {
 }
 
 
+def _ready(results: dict[str, Any]) -> dict[str, Any]:
+    """The columns of an asset ready with ``results``: any earlier failure reason cleared."""
+    return {"status": AssetStatus.ready, "status_reason": None, "status_message": None, **results}
+
+
 def by_hand(session: Session, asset: Garment | ModelPhoto, results: dict[str, Any]) -> None:
     """Record annotations given by hand (``results`` already checked and stored): ready, whatever the status.
 
     A worker still annotating the asset loses its result: finish() writes only while the asset is annotating.
     """
-    values = {"status": AssetStatus.ready, "status_reason": None, "status_message": None, **results}
-    for field, value in {**values, "annotation_lease_expires_at": None}.items():
+    for field, value in {**_ready(results), "annotation_lease_expires_at": None}.items():
         setattr(asset, field, value)
     session.flush()
 
@@ -149,8 +153,7 @@ def _settle(session: Session, kind: str, asset_id: uuid.UUID, values: dict[str, 
 
 def finish(session: Session, kind: str, asset_id: uuid.UUID, results: dict[str, Any]) -> bool:
     """Record the results (a photo's ``keypoints`` and ``parse_key``, a garment's ``mask_key``): ready."""
-    values = {"status": AssetStatus.ready, "status_reason": None, "status_message": None, **results}
-    return _settle(session, kind, asset_id, values)
+    return _settle(session, kind, asset_id, _ready(results))
 
 
 def fail(session: Session, kind: str, asset_id: uuid.UUID, reason: StatusReason, message: str) -> bool:

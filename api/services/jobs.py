@@ -199,27 +199,9 @@ def fanout_step(session: Session, app: Celery, job_id: uuid.UUID, chunk_size: in
     start = job.fanout_done
     pairs = list(islice(product(resolved["garment_ids"], resolved["model_photo_ids"]), start, start + chunk_size))
     to_enqueue = _previews_for_pairs(session, job, pairs)
-    # Compare-and-set: a redelivered step that lost the race, or a step of a job canceled meanwhile,
-    # writes nothing.
-    advanced = session.execute(
-        update(RenderJob)
-        .where(
-            RenderJob.id == job.id,
-            RenderJob.fanout_done == start,
-            RenderJob.status.in_((JobStatus.queued, JobStatus.running)),  # not canceled meanwhile
-        )
-        .values(
-            fanout_done=start + len(pairs),
-            updated_at=utcnow(),
-            selection=job.selection,
-            total=job.total,
-            status=job.status,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not advanced:
-        session.rollback()
-        return {"created": 0}
+    # The row lock makes this read-modify-write safe: a redelivered step, or a cancel, waits for this one
+    # and then sees fanout_done and the status it leaves.
+    job.fanout_done = start + len(pairs)
     session.commit()
     # The next step goes first: it then runs before this chunk's renders, so a job is fanned out
     # quickly even on a busy bulk queue.
